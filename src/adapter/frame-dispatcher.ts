@@ -1,0 +1,69 @@
+import type { RawData } from 'ws';
+import type { RealtimeSocket } from '../connection/client-session.js';
+import { RealtimeException } from '../errors/realtime.exception.js';
+import type { WsExceptionFilter } from '../filters/ws-exception.filter.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { parseFrame, type InboundFrame } from '../protocol/frame.js';
+
+/** A gateway handler as Nest prepares it: guards, pipes and filter already wrapped around. */
+export type BoundHandler = (data: Record<string, unknown>, frame: InboundFrame) => unknown;
+
+interface Reply {
+  readonly event: string;
+  readonly data?: unknown;
+}
+
+function isReply(value: unknown): value is Reply {
+  return typeof value === 'object' && value !== null && typeof (value as Reply).event === 'string';
+}
+
+function byteLength(raw: RawData): number {
+  if (Array.isArray(raw)) return raw.reduce((sum, part) => sum + part.length, 0);
+  return raw instanceof ArrayBuffer ? raw.byteLength : raw.length;
+}
+
+/**
+ * Routes each inbound frame: parse, look up the handler, run it, send its reply with the
+ * frame's `id`. Nothing is dropped silently (finding 14): every failure goes to the
+ * exception filter, which answers with the standard envelope.
+ */
+export class FrameDispatcher {
+  constructor(private readonly filter: WsExceptionFilter) {}
+
+  dispatch(socket: RealtimeSocket, raw: RawData, isBinary: boolean, handlers: ReadonlyMap<string, BoundHandler>): void {
+    if (socket.session.closed) return;
+    if (isBinary) {
+      this.filter.report(socket, new RealtimeException(ErrorCode.INVALID_MESSAGE, { message: 'Binary frames are not accepted' }));
+      return;
+    }
+    const text = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+    const parsed = parseFrame(text, byteLength(raw));
+    if (!parsed.ok) {
+      this.filter.report(socket, new RealtimeException(parsed.code, { message: parsed.message }), { event: parsed.event, id: parsed.id });
+      return;
+    }
+    const frame = parsed.frame;
+    const handler = handlers.get(frame.event);
+    if (!handler) {
+      this.filter.report(socket, new RealtimeException(ErrorCode.UNKNOWN_EVENT, { message: `Unknown event on /ws/${socket.session.namespace.name}` }), frame);
+      return;
+    }
+    let result: unknown;
+    try {
+      result = handler(frame.data, frame);
+    } catch (err) {
+      this.filter.report(socket, err, frame);
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => this.reply(socket, value, frame),
+      (err: unknown) => this.filter.report(socket, err, frame),
+    );
+  }
+
+  private reply(socket: RealtimeSocket, value: unknown, frame: InboundFrame): void {
+    if (!isReply(value) || socket.session.closed) return;
+    const message = frame.id === undefined ? { event: value.event, data: value.data ?? {} } : { event: value.event, data: value.data ?? {}, id: frame.id };
+    socket.sendFrame(JSON.stringify(message));
+  }
+}

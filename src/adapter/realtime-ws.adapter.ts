@@ -1,0 +1,158 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { INestApplicationContext } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import { WebSocketServer } from 'ws';
+import type { Observable } from 'rxjs';
+import { REALTIME_CONFIG } from '../realtime.constants.js';
+import type { RealtimeConfig } from '../config/realtime-options.js';
+import { RealtimeSocket } from '../connection/client-session.js';
+import { ConnectionLifecycle } from '../connection/connection-lifecycle.js';
+import { WsExceptionFilter } from '../filters/ws-exception.filter.js';
+import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
+import { HTTP_REJECTIONS, type HttpRejectionStatus } from '../protocol/error-codes.js';
+import { type BoundHandler, FrameDispatcher } from './frame-dispatcher.js';
+import { HandshakeService } from './handshake.service.js';
+
+const STATUS_TEXT: Readonly<Record<HttpRejectionStatus, string>> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
+
+/** Writes a fixed JSON rejection on a raw upgrade socket and closes it. */
+function rejectUpgrade(socket: Duplex, status: HttpRejectionStatus, retryAfterSec?: number): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify(HTTP_REJECTIONS[status]);
+  const headers = [
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status]}`,
+    'Connection: close',
+    'Content-Type: application/json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...(retryAfterSec !== undefined ? [`Retry-After: ${retryAfterSec}`] : []),
+  ];
+  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`, () => socket.destroy());
+}
+
+/**
+ * WsAdapter with the handshake of PROTOCOL.md §2 on the HTTP upgrade path and a frame
+ * pipeline that answers every frame. One `ws` server per gateway path, all on the
+ * application's HTTP server; unknown paths get 404 instead of a hanging socket.
+ */
+export class RealtimeWsAdapter extends WsAdapter {
+  private readonly servers = new Map<string, WebSocketServer>();
+  private attachedTo: Server | undefined;
+  private services:
+    | { handshake: HandshakeService; lifecycle: ConnectionLifecycle; dispatcher: FrameDispatcher; logger: RealtimeLogger; config: RealtimeConfig }
+    | undefined;
+
+  constructor(private readonly app: INestApplicationContext) {
+    super(app);
+  }
+
+  override create(_port: number, options: { path?: string } & Record<string, unknown> = {}): WebSocketServer {
+    const services = this.resolveServices();
+    const path = options.path;
+    if (typeof path !== 'string' || path.length === 0) {
+      throw new Error('RealtimeWsAdapter: every gateway needs a path (use @RealtimeNamespace)');
+    }
+    if (this.servers.has(path)) throw new Error(`RealtimeWsAdapter: two gateways share ${path}`);
+    const server = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: services.config.maxPayloadBytes,
+      perMessageDeflate: false,
+      // Never echo a client's Sec-WebSocket-Protocol back (§2).
+      handleProtocols: () => false,
+      WebSocket: RealtimeSocket,
+    });
+    server.on('error', (err) => services.logger.error('ws server error', describeError(err)));
+    this.servers.set(path, server);
+    this.attach();
+    return server;
+  }
+
+  override bindMessageHandlers(
+    client: RealtimeSocket,
+    handlers: MessageMappingProperties[],
+    _transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    const { dispatcher, logger } = this.resolveServices();
+    const routes = new Map<string, BoundHandler>(handlers.map((h) => [h.message as string, h.callback as BoundHandler]));
+    client.on('message', (raw, isBinary) => dispatcher.dispatch(client, raw, isBinary, routes));
+    client.on('error', (err) => logger.debug('socket error', { connectionId: client.session.id, ...describeError(err) }));
+  }
+
+  override async close(server: WebSocketServer): Promise<void> {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  override async dispose(): Promise<void> {
+    this.attachedTo?.off('upgrade', this.onUpgrade);
+    this.attachedTo = undefined;
+    this.servers.clear();
+  }
+
+  private resolveServices(): NonNullable<RealtimeWsAdapter['services']> {
+    if (!this.services) {
+      const filter = this.app.get(WsExceptionFilter, { strict: false });
+      this.services = {
+        handshake: this.app.get(HandshakeService, { strict: false }),
+        lifecycle: this.app.get(ConnectionLifecycle, { strict: false }),
+        logger: this.app.get(RealtimeLogger, { strict: false }),
+        config: this.app.get<symbol, RealtimeConfig>(REALTIME_CONFIG, { strict: false }),
+        dispatcher: new FrameDispatcher(filter),
+      };
+    }
+    return this.services;
+  }
+
+  private attach(): void {
+    if (this.attachedTo) return;
+    const httpServer = this.httpServer as Server | undefined;
+    if (!httpServer) throw new Error('RealtimeWsAdapter needs the application HTTP server');
+    httpServer.on('upgrade', this.onUpgrade);
+    this.attachedTo = httpServer;
+  }
+
+  private readonly serves = (path: string): boolean => this.servers.has(path);
+
+  private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // A reset during the async checks must not crash the process.
+    socket.on('error', () => socket.destroy());
+    this.upgrade(request, socket, head).catch((err: unknown) => {
+      this.services?.logger.error('upgrade failed', describeError(err));
+      socket.destroy();
+    });
+  };
+
+  private async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const { handshake, lifecycle } = this.resolveServices();
+    const decision = await handshake.evaluate(request, this.serves);
+    if (!decision.accepted) {
+      rejectUpgrade(socket, decision.status, decision.retryAfterSec);
+      return;
+    }
+    const server = this.servers.get(decision.namespace.path);
+    if (!server || socket.destroyed) {
+      decision.release();
+      socket.destroy();
+      return;
+    }
+    let opened = false;
+    // ws answers malformed upgrades (bad key, version) itself without calling back.
+    socket.once('close', () => {
+      if (!opened) decision.release();
+    });
+    server.handleUpgrade(request, socket, head, (ws) => {
+      opened = true;
+      const realtimeSocket = ws as RealtimeSocket;
+      lifecycle.open(realtimeSocket, { namespace: decision.namespace, ip: decision.ip, identity: decision.identity });
+      server.emit('connection', realtimeSocket, request);
+    });
+  }
+}

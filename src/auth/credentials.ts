@@ -1,0 +1,48 @@
+import type { IncomingMessage } from 'node:http';
+
+/** Where a handshake credential came from; `query` only when ALLOW_QUERY_TOKEN is on. */
+export type CredentialSource = 'header' | 'cookie' | 'query';
+
+export interface HandshakeCredentials {
+  readonly token?: string;
+  readonly source?: CredentialSource;
+  /** A `token` query parameter was present (whether or not it was used). */
+  readonly queryTokenPresent: boolean;
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() !== name) continue;
+    const raw = part.slice(eq + 1).trim();
+    try {
+      return decodeURIComponent(raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw);
+    } catch {
+      return raw;
+    }
+  }
+  return undefined;
+}
+
+/** Credentials in contract order (PROTOCOL.md §2.5): Authorization header, then cookie, then query (opt-in). */
+export function extractCredentials(
+  request: IncomingMessage,
+  url: URL,
+  cookieName: string,
+  allowQueryToken: boolean,
+): HandshakeCredentials {
+  const queryToken = url.searchParams.get('token');
+  const queryTokenPresent = queryToken !== null;
+  const authorization = request.headers.authorization;
+  if (authorization !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    // A malformed Authorization header is a credential that fails, not an absent one.
+    return { token: match?.[1] ?? '', source: 'header', queryTokenPresent };
+  }
+  const cookie = cookieValue(request.headers.cookie, cookieName);
+  if (cookie !== undefined) return { token: cookie, source: 'cookie', queryTokenPresent };
+  if (allowQueryToken && queryToken !== null) return { token: queryToken, source: 'query', queryTokenPresent };
+  return { queryTokenPresent };
+}

@@ -1,0 +1,82 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { REALTIME_CONFIG } from '../realtime.constants.js';
+import { MAX_TOKEN_LENGTH, type RealtimeConfig } from '../config/realtime-options.js';
+import { AuthFailure, type Identity } from './identity.js';
+import { REVOCATION_STORE, type RevocationStore } from './revocation-store.js';
+
+function stringArray(value: unknown): readonly string[] | undefined {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return undefined;
+  return Object.freeze([...value]);
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 && value.length <= 256 ? value : undefined;
+}
+
+/**
+ * Verifies a JWT with the pinned algorithm, issuer and audience, requires `sub` and `exp`,
+ * checks the revocation store and turns the claims into an `Identity`.
+ */
+@Injectable()
+export class TokenVerifier {
+  constructor(
+    private readonly jwt: JwtService,
+    @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+    @Inject(REVOCATION_STORE) private readonly revocations: RevocationStore,
+  ) {}
+
+  async verify(token: string): Promise<Identity> {
+    if (token.length === 0) throw new AuthFailure('missing');
+    if (token.length > MAX_TOKEN_LENGTH) throw new AuthFailure('too_long');
+    const { key, algorithm, issuer, audience, clockToleranceSec } = this.config.jwt;
+    let claims: Record<string, unknown>;
+    try {
+      claims = await this.jwt.verifyAsync<Record<string, unknown>>(token, {
+        algorithms: [algorithm],
+        ...(algorithm === 'HS256' ? { secret: key } : { publicKey: key }),
+        ...(issuer !== undefined ? { issuer } : {}),
+        ...(audience !== undefined ? { audience } : {}),
+        clockTolerance: clockToleranceSec,
+      });
+    } catch (err) {
+      const name = err instanceof Error ? err.name : '';
+      if (name === 'TokenExpiredError') throw new AuthFailure('expired');
+      if (name === 'NotBeforeError') throw new AuthFailure('not_before');
+      const message = err instanceof Error ? err.message : '';
+      throw new AuthFailure(/signature|algorithm/.test(message) ? 'bad_signature' : 'malformed');
+    }
+    const identity = this.toIdentity(claims);
+    if (await this.revocations.isRevoked(identity)) throw new AuthFailure('revoked');
+    return identity;
+  }
+
+  private toIdentity(claims: Record<string, unknown>): Identity {
+    const userId = nonEmptyString(claims.sub);
+    const exp = claims.exp;
+    const roles = stringArray(claims.roles);
+    const jti = claims.jti === undefined ? undefined : nonEmptyString(claims.jti);
+    const iat = claims.iat;
+    if (
+      userId === undefined ||
+      typeof exp !== 'number' ||
+      !Number.isFinite(exp) ||
+      roles === undefined ||
+      (claims.jti !== undefined && jti === undefined) ||
+      (iat !== undefined && (typeof iat !== 'number' || !Number.isFinite(iat)))
+    ) {
+      throw new AuthFailure('bad_claims');
+    }
+    const username = nonEmptyString(claims.name) ?? nonEmptyString(claims.preferred_username) ?? userId;
+    return Object.freeze({
+      userId,
+      username,
+      roles,
+      claims: Object.freeze({ ...claims }),
+      jti,
+      issuedAt: iat as number | undefined,
+      expiresAt: exp * 1000,
+    });
+  }
+}

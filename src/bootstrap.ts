@@ -1,0 +1,23 @@
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { RealtimeWsAdapter } from './adapter/realtime-ws.adapter.js';
+import type { RealtimeOptions } from './config/realtime-options.js';
+import { RealtimeModule } from './realtime.module.js';
+
+export interface BootstrapOptions {
+  readonly port: number;
+  readonly host?: string;
+}
+
+/**
+ * Creates and starts a standalone realtime server: RealtimeModule, RealtimeWsAdapter and
+ * shutdown hooks (SIGTERM/SIGINT drain). Host apps that embed the module do the same three
+ * steps in their own bootstrap.
+ */
+export async function bootstrapRealtimeApp(options: RealtimeOptions, listen: BootstrapOptions): Promise<INestApplication> {
+  const app = await NestFactory.create(RealtimeModule.forRoot(options), { logger: ['error', 'warn'], abortOnError: false });
+  app.useWebSocketAdapter(new RealtimeWsAdapter(app));
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  await app.listen(listen.port, listen.host ?? '0.0.0.0');
+  return app;
+}

@@ -1,0 +1,243 @@
+import { createPublicKey } from 'node:crypto';
+
+/**
+ * Every setting of the realtime layer, its contract default (PROTOCOL.md) and the one place
+ * where environment variables are read. `resolveRealtimeOptions` is the only producer of
+ * `RealtimeConfig`; everything else receives the resolved, validated object by injection.
+ */
+
+export interface JwtOptions {
+  /** HS256 shared secret, at least 32 bytes. Exactly one of `secret` / `publicKey`. */
+  secret?: string;
+  /** PEM public key; RS256 for RSA keys, ES256 for P-256 keys. */
+  publicKey?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+export interface RealtimeOptions {
+  jwt?: JwtOptions;
+  allowedOrigins?: string[];
+  /** Number of proxy hops to trust in X-Forwarded-For; 0 trusts none. */
+  trustProxy?: number;
+  authCookieName?: string;
+  allowQueryToken?: boolean;
+  handshakeRatePerIp?: number;
+  authTimeoutMs?: number;
+  maxConnectionsPerUser?: number;
+  maxAnonConnectionsPerIp?: number;
+  maxPayloadBytes?: number;
+  maxInvalidFrames?: number;
+  maxRateLimitStrikes?: number;
+  maxBufferedBytes?: number;
+  heartbeatIntervalMs?: number;
+  pongTimeoutMs?: number;
+  refreshWindowMs?: number;
+  tokenExpiryGraceMs?: number;
+  revalidateIntervalMs?: number;
+  ratePerSec?: number;
+  rateBurst?: number;
+  anonRatePerSec?: number;
+  anonRateBurst?: number;
+  maxSubscriptions?: number;
+  /** How long a revocation is remembered: at least the longest token lifetime you issue. */
+  revocationTtlMs?: number;
+  /** Enables the HTTP API of §8; at least 32 characters. */
+  apiKey?: string;
+  shutdownTimeoutMs?: number;
+  logLevel?: LogLevel;
+  /**
+   * Environment to read the contract's variables from (defaults to `process.env`).
+   * Explicit options above win over the environment.
+   */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256';
+
+export interface RealtimeConfig {
+  readonly jwt: {
+    readonly key: string;
+    readonly algorithm: JwtAlgorithm;
+    readonly issuer?: string;
+    readonly audience?: string;
+    readonly clockToleranceSec: number;
+  };
+  readonly allowedOrigins: ReadonlySet<string>;
+  readonly trustProxy: number;
+  readonly authCookieName: string;
+  readonly allowQueryToken: boolean;
+  readonly handshakeRatePerIp: number;
+  readonly authTimeoutMs: number;
+  readonly maxConnectionsPerUser: number;
+  readonly maxAnonConnectionsPerIp: number;
+  readonly maxPayloadBytes: number;
+  readonly maxInvalidFrames: number;
+  readonly maxRateLimitStrikes: number;
+  readonly maxBufferedBytes: number;
+  readonly heartbeatIntervalMs: number;
+  readonly pongTimeoutMs: number;
+  readonly refreshWindowMs: number;
+  readonly tokenExpiryGraceMs: number;
+  readonly revalidateIntervalMs: number;
+  readonly ratePerSec: number;
+  readonly rateBurst: number;
+  readonly anonRatePerSec: number;
+  readonly anonRateBurst: number;
+  readonly maxSubscriptions: number;
+  readonly revocationTtlMs: number;
+  readonly apiKey?: string;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: LogLevel;
+}
+
+/** Tokens longer than this are refused before any parsing (oversized-token attacks). */
+export const MAX_TOKEN_LENGTH = 8192;
+export const JWT_CLOCK_TOLERANCE_SEC = 5;
+export const MIN_SECRET_BYTES = 32;
+export const MIN_API_KEY_LENGTH = 32;
+
+type NumericKey = {
+  [K in keyof RealtimeConfig]-?: RealtimeConfig[K] extends number ? K : never;
+}[keyof RealtimeConfig];
+
+/** Numeric settings: env variable, default, and the smallest accepted value. */
+const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
+  ['trustProxy', 'TRUST_PROXY', 0, 0],
+  ['handshakeRatePerIp', 'WS_HANDSHAKE_RATE_PER_IP', 600, 1],
+  ['authTimeoutMs', 'WS_AUTH_TIMEOUT_MS', 5000, 1],
+  ['maxConnectionsPerUser', 'WS_MAX_CONNECTIONS_PER_USER', 32, 1],
+  ['maxAnonConnectionsPerIp', 'WS_MAX_ANON_CONNECTIONS_PER_IP', 20, 0],
+  ['maxPayloadBytes', 'WS_MAX_PAYLOAD_BYTES', 65536, 1024],
+  ['maxInvalidFrames', 'WS_MAX_INVALID_FRAMES', 20, 1],
+  ['maxRateLimitStrikes', 'WS_MAX_RATE_LIMIT_STRIKES', 10, 1],
+  ['maxBufferedBytes', 'WS_MAX_BUFFERED_BYTES', 1024 * 1024, 1024],
+  ['heartbeatIntervalMs', 'WS_HEARTBEAT_INTERVAL_MS', 25000, 10],
+  ['pongTimeoutMs', 'WS_PONG_TIMEOUT_MS', 10000, 10],
+  ['refreshWindowMs', 'WS_REFRESH_WINDOW_MS', 60000, 0],
+  ['tokenExpiryGraceMs', 'WS_TOKEN_EXPIRY_GRACE_MS', 0, 0],
+  ['revalidateIntervalMs', 'WS_REVALIDATE_INTERVAL_MS', 300000, 10],
+  ['ratePerSec', 'WS_RATE_PER_SEC', 20, 0.001],
+  ['rateBurst', 'WS_RATE_BURST', 40, 1],
+  ['anonRatePerSec', 'WS_ANON_RATE_PER_SEC', 5, 0.001],
+  ['anonRateBurst', 'WS_ANON_RATE_BURST', 10, 1],
+  ['maxSubscriptions', 'WS_MAX_SUBSCRIPTIONS', 100, 1],
+  ['revocationTtlMs', 'REVOCATION_TTL_MS', 24 * 3600 * 1000, 1000],
+  ['shutdownTimeoutMs', 'SHUTDOWN_TIMEOUT_MS', 10000, 1],
+];
+
+export class RealtimeConfigError extends Error {
+  override name = 'RealtimeConfigError';
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+function parseNumber(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isFinite(value)) {
+    throw new RealtimeConfigError(`${name} must be a number, got "${raw}"`);
+  }
+  return value;
+}
+
+function parseBoolean(name: string, raw: string): boolean {
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new RealtimeConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function algorithmForPublicKey(pem: string): JwtAlgorithm {
+  let type: string | undefined;
+  try {
+    const key = createPublicKey(pem);
+    type = key.asymmetricKeyType;
+    if (type === 'ec' && key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+      throw new RealtimeConfigError('JWT_PUBLIC_KEY: only P-256 EC keys (ES256) are supported');
+    }
+  } catch (err) {
+    if (err instanceof RealtimeConfigError) throw err;
+    throw new RealtimeConfigError('JWT_PUBLIC_KEY is not a valid PEM public key');
+  }
+  if (type === 'rsa') return 'RS256';
+  if (type === 'ec') return 'ES256';
+  throw new RealtimeConfigError(`JWT_PUBLIC_KEY: unsupported key type ${type ?? 'unknown'}`);
+}
+
+function resolveJwt(options: RealtimeOptions, env: RealtimeOptions['env'] & object): RealtimeConfig['jwt'] {
+  const secret = options.jwt?.secret ?? nonEmpty(env.JWT_SECRET);
+  const publicKey = options.jwt?.publicKey ?? nonEmpty(env.JWT_PUBLIC_KEY);
+  const issuer = options.jwt?.issuer ?? nonEmpty(env.JWT_ISSUER);
+  const audience = options.jwt?.audience ?? nonEmpty(env.JWT_AUDIENCE);
+  const common = { issuer, audience, clockToleranceSec: JWT_CLOCK_TOLERANCE_SEC };
+  if (secret !== undefined && publicKey !== undefined) {
+    throw new RealtimeConfigError('Set either JWT_SECRET or JWT_PUBLIC_KEY, not both');
+  }
+  if (publicKey !== undefined) {
+    return { key: publicKey, algorithm: algorithmForPublicKey(publicKey), ...common };
+  }
+  if (secret === undefined) {
+    throw new RealtimeConfigError(
+      'JWT_SECRET is not set: configure JWT_SECRET (at least 32 bytes) or JWT_PUBLIC_KEY. There is no fallback secret.',
+    );
+  }
+  if (Buffer.byteLength(secret, 'utf8') < MIN_SECRET_BYTES) {
+    throw new RealtimeConfigError(`JWT_SECRET is too short: it must be at least ${MIN_SECRET_BYTES} bytes`);
+  }
+  return { key: secret, algorithm: 'HS256', ...common };
+}
+
+/** Merges defaults, environment and explicit options, and validates the result. Throws RealtimeConfigError. */
+export function resolveRealtimeOptions(options: RealtimeOptions = {}): RealtimeConfig {
+  const env = options.env ?? process.env;
+  const numbers = {} as Record<NumericKey, number>;
+  for (const [key, envName, fallback, min] of NUMERIC) {
+    const explicit = options[key];
+    const raw = nonEmpty(env[envName]);
+    const value = explicit ?? (raw === undefined ? fallback : parseNumber(envName, raw));
+    if (!Number.isFinite(value) || value < min) {
+      throw new RealtimeConfigError(`${envName} must be a number >= ${min}, got ${value}`);
+    }
+    numbers[key] = value;
+  }
+  if (!Number.isInteger(numbers.trustProxy)) {
+    throw new RealtimeConfigError('TRUST_PROXY must be a whole number of hops');
+  }
+  if (numbers.anonRateBurst > numbers.rateBurst) {
+    throw new RealtimeConfigError('WS_ANON_RATE_BURST must not exceed WS_RATE_BURST');
+  }
+
+  const originsRaw = nonEmpty(env.ALLOWED_ORIGINS);
+  const allowedOrigins =
+    options.allowedOrigins ??
+    (originsRaw === undefined ? [] : originsRaw.split(',').map((o) => o.trim()).filter(Boolean));
+
+  const queryRaw = nonEmpty(env.ALLOW_QUERY_TOKEN);
+  const allowQueryToken =
+    options.allowQueryToken ?? (queryRaw === undefined ? false : parseBoolean('ALLOW_QUERY_TOKEN', queryRaw));
+
+  const apiKey = options.apiKey ?? nonEmpty(env.REALTIME_API_KEY);
+  if (apiKey !== undefined && apiKey.length < MIN_API_KEY_LENGTH) {
+    throw new RealtimeConfigError(`REALTIME_API_KEY is too short: it must be at least ${MIN_API_KEY_LENGTH} characters`);
+  }
+
+  const levelRaw = options.logLevel ?? nonEmpty(env.LOG_LEVEL);
+  const logLevel = (levelRaw ?? (env.NODE_ENV === 'production' ? 'warn' : 'info')) as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new RealtimeConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+
+  return Object.freeze({
+    ...numbers,
+    jwt: Object.freeze(resolveJwt(options, env)),
+    allowedOrigins: new Set(allowedOrigins),
+    authCookieName: options.authCookieName ?? nonEmpty(env.AUTH_COOKIE_NAME) ?? 'access_token',
+    allowQueryToken,
+    apiKey,
+    logLevel,
+  });
+}

@@ -1,0 +1,93 @@
+import { WebSocket } from 'ws';
+import type { Identity } from '../auth/identity.js';
+import { StrikeCounter } from '../common/strike-counter.js';
+import { TimerTask } from '../common/timer-wheel.js';
+import type { TokenBucket } from '../common/token-bucket.js';
+import { CLOSE_REASONS, CloseCode } from '../protocol/close-codes.js';
+import type { NamespaceDefinition } from '../protocol/namespaces.js';
+
+/** anonymous: optional-auth path, no token. pending: auth-required path, waiting for `auth`. */
+export type AuthState = 'anonymous' | 'pending' | 'authenticated';
+
+export interface SessionLimits {
+  readonly maxBufferedBytes: number;
+  readonly maxInvalidFrames: number;
+  readonly maxRateLimitStrikes: number;
+}
+
+const STRIKE_WINDOW_MS = 60_000;
+
+/**
+ * Everything the server knows about one connection. Lives on the socket, so it is
+ * released with it; the registries hold the socket only while it is open.
+ */
+export class ClientSession {
+  state: AuthState;
+  identity: Identity | undefined;
+  /** Set once the close handler has run; late async work checks it and stops. */
+  closed = false;
+  awaitingPong = false;
+  lastPingAt = 0;
+  /** Message-rate buckets by throttler name (at most one per configured throttler). */
+  readonly rateBuckets = new Map<string, TokenBucket>();
+  readonly invalidFrames: StrikeCounter;
+  readonly rateStrikes: StrikeCounter;
+  /** Heartbeat: next ping, or the pong deadline while `awaitingPong`. */
+  readonly heartbeatTask: TimerTask;
+  /** Auth timeout while pending; token expiry once authenticated. */
+  readonly deadlineTask: TimerTask;
+  /** `auth.expiring` notice. */
+  readonly expiringTask: TimerTask;
+
+  constructor(
+    readonly id: string,
+    readonly namespace: NamespaceDefinition,
+    readonly ip: string,
+    readonly openedAt: number,
+    identity: Identity | undefined,
+    readonly limits: SessionLimits,
+    tasks: { heartbeat: () => void; deadline: () => void; expiring: () => void },
+  ) {
+    this.identity = identity;
+    this.state = identity ? 'authenticated' : namespace.authRequired ? 'pending' : 'anonymous';
+    this.invalidFrames = new StrikeCounter(limits.maxInvalidFrames, STRIKE_WINDOW_MS);
+    this.rateStrikes = new StrikeCounter(limits.maxRateLimitStrikes, STRIKE_WINDOW_MS);
+    this.heartbeatTask = new TimerTask(tasks.heartbeat);
+    this.deadlineTask = new TimerTask(tasks.deadline);
+    this.expiringTask = new TimerTask(tasks.expiring);
+  }
+
+  get authenticated(): boolean {
+    return this.state === 'authenticated';
+  }
+
+  get userId(): string | undefined {
+    return this.identity?.userId;
+  }
+}
+
+/** The socket class the server creates (ws's `WebSocket` option), carrying its session. */
+export class RealtimeSocket extends WebSocket {
+  session!: ClientSession;
+
+  /**
+   * Sends a serialised frame unless the peer is too slow: over `maxBufferedBytes` queued
+   * the connection is closed with 4008 instead of buffering without bound (§6).
+   * Returns false when nothing was sent.
+   */
+  sendFrame(frame: string | Buffer): boolean {
+    if (this.readyState !== WebSocket.OPEN) return false;
+    if (this.bufferedAmount + frame.length > this.session.limits.maxBufferedBytes) {
+      this.close(CloseCode.SLOW_CONSUMER, CLOSE_REASONS[CloseCode.SLOW_CONSUMER]);
+      return false;
+    }
+    this.send(frame, { binary: false });
+    return true;
+  }
+}
+
+/** Closes with a code from the close-code table and its fixed reason. */
+export function closeSocket(socket: WebSocket, code: CloseCode): void {
+  if (socket.readyState === WebSocket.CLOSED || socket.readyState === WebSocket.CLOSING) return;
+  socket.close(code, CLOSE_REASONS[code]);
+}

@@ -1,0 +1,230 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { REALTIME_CONFIG } from '../realtime.constants.js';
+import type { RealtimeConfig } from '../config/realtime-options.js';
+import type { Identity } from '../auth/identity.js';
+import { REVOCATION_STORE, type RevocationStore } from '../auth/revocation-store.js';
+import { TimerWheel } from '../common/timer-wheel.js';
+import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { SessionEvent } from '../protocol/events.js';
+import type { NamespaceDefinition } from '../protocol/namespaces.js';
+import { ClientSession, closeSocket, type RealtimeSocket } from './client-session.js';
+import { ConnectionLimiter } from './connection-limiter.js';
+import { ConnectionRegistry } from './connection-registry.js';
+
+/** Resolution of the shared timer wheel: deadlines fire at most this late. */
+const TIMER_RESOLUTION_MS = 50;
+
+export interface OpenConnection {
+  readonly namespace: NamespaceDefinition;
+  readonly ip: string;
+  readonly identity?: Identity;
+}
+
+export interface LifecycleStats {
+  readonly heartbeatTerminations: number;
+  readonly timers: number;
+}
+
+/**
+ * Owns a connection from upgrade to close: the `connected` frame, heartbeats (finding 13),
+ * the pending-auth timeout, token expiry (finding 17), periodic revalidation against the
+ * revocation store, forced closes, and the cleanup that runs on every close path.
+ */
+@Injectable()
+export class ConnectionLifecycle implements OnApplicationShutdown {
+  private readonly wheel: TimerWheel;
+  private readonly revalidation: NodeJS.Timeout;
+  private heartbeatTerminations = 0;
+
+  constructor(
+    @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+    @Inject(ConnectionRegistry) private readonly registry: ConnectionRegistry,
+    @Inject(ConnectionLimiter) private readonly limiter: ConnectionLimiter,
+    @Inject(REVOCATION_STORE) private readonly revocations: RevocationStore,
+    @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
+  ) {
+    this.wheel = new TimerWheel(TIMER_RESOLUTION_MS, (err) => this.logger.error('timer task failed', describeError(err)));
+    this.revalidation = setInterval(() => void this.revalidate(), config.revalidateIntervalMs);
+    this.revalidation.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.revalidation);
+    this.wheel.clear();
+  }
+
+  /** Called once the upgrade completed and the connection's slot was acquired. */
+  open(socket: RealtimeSocket, init: OpenConnection): void {
+    const now = Date.now();
+    const session = new ClientSession(
+      randomUUID(),
+      init.namespace,
+      init.ip,
+      now,
+      init.identity,
+      {
+        maxBufferedBytes: this.config.maxBufferedBytes,
+        maxInvalidFrames: this.config.maxInvalidFrames,
+        maxRateLimitStrikes: this.config.maxRateLimitStrikes,
+      },
+      {
+        heartbeat: () => this.heartbeat(socket),
+        deadline: () => this.deadline(socket),
+        expiring: () => this.sendExpiring(socket),
+      },
+    );
+    socket.session = session;
+    this.registry.add(socket);
+    // Registered before the gateways' disconnect hooks, so limits and timers go first.
+    socket.once('close', () => this.cleanup(socket));
+    socket.on('pong', () => this.onPong(socket));
+    const identity = init.identity;
+    socket.sendFrame(
+      JSON.stringify({
+        event: SessionEvent.CONNECTED,
+        data: {
+          connectionId: session.id,
+          namespace: session.namespace.name,
+          authenticated: session.authenticated,
+          userId: identity?.userId ?? null,
+          expiresAt: identity ? new Date(identity.expiresAt).toISOString() : null,
+          heartbeatMs: this.config.heartbeatIntervalMs,
+        },
+      }),
+    );
+    this.wheel.schedule(session.heartbeatTask, now + this.config.heartbeatIntervalMs);
+    if (session.state === 'pending') {
+      this.wheel.schedule(session.deadlineTask, now + this.config.authTimeoutMs);
+    } else if (identity) {
+      this.scheduleExpiry(session);
+    }
+    this.logger.debug('connection opened', {
+      connectionId: session.id,
+      namespace: session.namespace.name,
+      state: session.state,
+      ip: this.logger.hashIp(init.ip),
+    });
+  }
+
+  /** A pending or anonymous connection proved who it is (in-band `auth`). */
+  promote(socket: RealtimeSocket, identity: Identity): void {
+    const session = socket.session;
+    this.limiter.releaseAnonymous(session.ip);
+    session.identity = identity;
+    session.state = 'authenticated';
+    this.registry.indexUser(socket, identity.userId);
+    this.scheduleExpiry(session);
+  }
+
+  /** Same user, fresh token (`auth.refresh`): new expiry. */
+  refresh(socket: RealtimeSocket, identity: Identity): void {
+    socket.session.identity = identity;
+    this.scheduleExpiry(socket.session);
+  }
+
+  /** Closes every connection of a user on this node; returns how many. */
+  closeUser(userId: string, code: CloseCode): number {
+    const sockets = this.registry.forUser(userId);
+    for (const socket of sockets) closeSocket(socket, code);
+    return sockets.length;
+  }
+
+  /** Closes connections whose token has this id; returns how many. */
+  closeToken(jti: string, code: CloseCode): number {
+    let closed = 0;
+    for (const socket of this.registry.all()) {
+      if (socket.session.identity?.jti === jti) {
+        closeSocket(socket, code);
+        closed += 1;
+      }
+    }
+    return closed;
+  }
+
+  closeAll(code: CloseCode): void {
+    for (const socket of [...this.registry.all()]) closeSocket(socket, code);
+  }
+
+  stats(): LifecycleStats {
+    return { heartbeatTerminations: this.heartbeatTerminations, timers: this.wheel.size };
+  }
+
+  private scheduleExpiry(session: ClientSession): void {
+    const identity = session.identity;
+    if (!identity) return;
+    const now = Date.now();
+    this.wheel.schedule(session.expiringTask, Math.max(now, identity.expiresAt - this.config.refreshWindowMs));
+    this.wheel.schedule(session.deadlineTask, Math.max(now, identity.expiresAt + this.config.tokenExpiryGraceMs));
+  }
+
+  private heartbeat(socket: RealtimeSocket): void {
+    const session = socket.session;
+    if (session.closed) return;
+    if (session.awaitingPong) {
+      this.heartbeatTerminations += 1;
+      this.logger.debug('heartbeat timeout, terminating', { connectionId: session.id, namespace: session.namespace.name });
+      socket.terminate();
+      return;
+    }
+    session.awaitingPong = true;
+    session.lastPingAt = Date.now();
+    socket.ping();
+    this.wheel.schedule(session.heartbeatTask, session.lastPingAt + this.config.pongTimeoutMs);
+  }
+
+  private onPong(socket: RealtimeSocket): void {
+    const session = socket.session;
+    if (session.closed || !session.awaitingPong) return;
+    session.awaitingPong = false;
+    this.wheel.schedule(session.heartbeatTask, Math.max(Date.now(), session.lastPingAt + this.config.heartbeatIntervalMs));
+  }
+
+  /** Pending: the auth timeout passed. Authenticated: the token expired without refresh. */
+  private deadline(socket: RealtimeSocket): void {
+    const session = socket.session;
+    if (session.closed) return;
+    if (session.state === 'pending') {
+      closeSocket(socket, CloseCode.UNAUTHORIZED);
+    } else if (session.identity && Date.now() >= session.identity.expiresAt + this.config.tokenExpiryGraceMs) {
+      closeSocket(socket, CloseCode.TOKEN_EXPIRED);
+    }
+  }
+
+  private sendExpiring(socket: RealtimeSocket): void {
+    const identity = socket.session.identity;
+    if (socket.session.closed || !identity) return;
+    socket.sendFrame(
+      JSON.stringify({ event: SessionEvent.AUTH_EXPIRING, data: { expiresAt: new Date(identity.expiresAt).toISOString() } }),
+    );
+  }
+
+  private async revalidate(): Promise<void> {
+    for (const socket of [...this.registry.all()]) {
+      const identity = socket.session.identity;
+      if (!identity || socket.session.closed) continue;
+      try {
+        if (await this.revocations.isRevoked(identity)) closeSocket(socket, CloseCode.UNAUTHORIZED);
+      } catch (err) {
+        this.logger.warn('revalidation failed', describeError(err));
+        return;
+      }
+    }
+  }
+
+  /** Every close path ends here: timers, registry entries and connection slots go (§7). */
+  private cleanup(socket: RealtimeSocket): void {
+    const session = socket.session;
+    if (session.closed) return;
+    session.closed = true;
+    this.wheel.cancel(session.heartbeatTask);
+    this.wheel.cancel(session.deadlineTask);
+    this.wheel.cancel(session.expiringTask);
+    this.registry.remove(socket);
+    if (session.userId !== undefined) this.limiter.releaseUser(session.userId);
+    else this.limiter.releaseAnonymous(session.ip);
+    session.rateBuckets.clear();
+    this.logger.debug('connection closed', { connectionId: session.id, namespace: session.namespace.name, durationMs: Date.now() - session.openedAt });
+  }
+}

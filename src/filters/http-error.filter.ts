@@ -1,0 +1,30 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Inject } from '@nestjs/common';
+import type { Response } from 'express';
+import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
+import { HTTP_REJECTIONS, type HttpRejectionStatus } from '../protocol/error-codes.js';
+
+/**
+ * Bodies of the realtime HTTP API: `{code, message, details?}` with the contract's fixed
+ * shapes per status; anything unexpected is a generic 500 and a log line.
+ */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  constructor(@Inject(RealtimeLogger) private readonly logger: RealtimeLogger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const body = exception.getResponse();
+      if (typeof body === 'object' && body !== null && 'code' in body) {
+        response.status(status).json(body);
+        return;
+      }
+      const fixed = HTTP_REJECTIONS[status as HttpRejectionStatus];
+      response.status(status).json(fixed ?? { code: 'INTERNAL_ERROR', message: 'Internal error' });
+      return;
+    }
+    this.logger.error('http handler failed', describeError(exception));
+    response.status(500).json({ code: 'INTERNAL_ERROR', message: 'Internal error' });
+  }
+}

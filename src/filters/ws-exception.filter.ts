@@ -1,0 +1,94 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, Inject, Injectable } from '@nestjs/common';
+import { ThrottlerException } from '@nestjs/throttler';
+import { WsException } from '@nestjs/websockets';
+import { closeSocket, type RealtimeSocket } from '../connection/client-session.js';
+import { RealtimeException } from '../errors/realtime.exception.js';
+import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { ErrorCode, INVALID_FRAME_CODES } from '../protocol/error-codes.js';
+import { SessionEvent } from '../protocol/events.js';
+import type { InboundFrame } from '../protocol/frame.js';
+
+/** The standard error envelope (PROTOCOL.md §3, finding 15). */
+export interface ErrorEnvelope {
+  readonly event: 'error';
+  readonly type: 'error';
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly timestamp: string;
+  readonly id?: string | number;
+  readonly request?: string;
+  readonly details?: RealtimeException['details'];
+  readonly retryAfterMs?: number;
+}
+
+/** What is known of the frame an error answers: its event and id, when they could be read. */
+export interface FrameRef {
+  readonly event?: string;
+  readonly id?: string | number;
+}
+
+function isInboundFrame(value: unknown): value is InboundFrame {
+  return typeof value === 'object' && value !== null && typeof (value as InboundFrame).event === 'string' && typeof (value as InboundFrame).bytes === 'number';
+}
+
+/**
+ * The one place that turns anything thrown while handling a frame into the standard
+ * envelope (findings 15, 21), and that counts the strikes the envelope implies:
+ * invalid frames → 4400, rate-limit abuse → 4429. Internals never reach the client.
+ */
+@Catch()
+@Injectable()
+export class WsExceptionFilter implements ExceptionFilter {
+  constructor(@Inject(RealtimeLogger) private readonly logger: RealtimeLogger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const client = host.switchToWs().getClient<RealtimeSocket>();
+    const frame: unknown = host.getArgByIndex(2);
+    this.report(client, exception, isInboundFrame(frame) ? frame : undefined);
+  }
+
+  /** Sends the envelope for `exception` to `client` and applies strikes and closes. */
+  report(client: RealtimeSocket, exception: unknown, frame?: FrameRef): void {
+    const error = this.normalise(exception, client, frame);
+    const envelope: ErrorEnvelope = {
+      event: SessionEvent.ERROR,
+      type: 'error',
+      code: error.code,
+      message: error.message,
+      timestamp: new Date().toISOString(),
+      ...(frame?.id !== undefined ? { id: frame.id } : {}),
+      ...(frame?.event !== undefined ? { request: frame.event } : {}),
+      ...(error.code === ErrorCode.VALIDATION_FAILED && error.details ? { details: error.details } : {}),
+      ...(error.code === ErrorCode.RATE_LIMITED ? { retryAfterMs: error.retryAfterMs ?? 1000 } : {}),
+    };
+    client.sendFrame(JSON.stringify(envelope));
+    const session = client.session;
+    if (error.closeCode !== undefined) {
+      closeSocket(client, error.closeCode);
+      return;
+    }
+    const now = Date.now();
+    if (INVALID_FRAME_CODES.has(error.code) && session.invalidFrames.hit(now)) {
+      this.logger.warn('closing connection: too many invalid frames', { connectionId: session.id, namespace: session.namespace.name });
+      closeSocket(client, CloseCode.TOO_MANY_INVALID_FRAMES);
+    } else if (error.code === ErrorCode.RATE_LIMITED && session.rateStrikes.hit(now)) {
+      this.logger.warn('closing connection: rate limit abuse', { connectionId: session.id, namespace: session.namespace.name });
+      closeSocket(client, CloseCode.RATE_LIMIT_ABUSE);
+    }
+  }
+
+  private normalise(exception: unknown, client: RealtimeSocket, frame?: FrameRef): RealtimeException {
+    if (exception instanceof RealtimeException) return exception;
+    if (exception instanceof ThrottlerException) return new RealtimeException(ErrorCode.RATE_LIMITED);
+    // A guard returning false surfaces as WsException('Forbidden resource').
+    if (exception instanceof WsException) return RealtimeException.unauthorized();
+    this.logger.error('handler failed', {
+      connectionId: client.session?.id,
+      namespace: client.session?.namespace.name,
+      request: frame?.event,
+      ...describeError(exception),
+    });
+    return new RealtimeException(ErrorCode.INTERNAL_ERROR);
+  }
+}

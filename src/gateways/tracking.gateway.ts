@@ -1,0 +1,38 @@
+import { Inject } from '@nestjs/common';
+import { ConnectedSocket, MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
+import type { RealtimeSocket } from '../connection/client-session.js';
+import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
+import { Public } from '../decorators/public.decorator.js';
+import { FrameCap } from '../protocol/events.js';
+import { SessionAuthService } from '../session/session-auth.service.js';
+import { TrackingSubscriptions } from '../subscriptions/tracking-subscriptions.service.js';
+import { TrackingIdDto } from './dto/tracking.dto.js';
+import { RealtimeGateway } from './realtime.gateway.js';
+import { RealtimeNamespace } from './realtime-namespace.decorator.js';
+
+/** /ws/tracking: shipment updates by tracking id; anonymous allowed at the stricter rate. */
+@RealtimeNamespace('tracking')
+export class TrackingGateway extends RealtimeGateway {
+  constructor(
+    @Inject(SessionAuthService) sessionAuth: SessionAuthService,
+    @Inject(TrackingSubscriptions) private readonly tracking: TrackingSubscriptions,
+  ) {
+    super(sessionAuth, [tracking]);
+  }
+
+  @Public()
+  @MaxMessageSize(FrameCap.CONTROL)
+  @SubscribeMessage('tracking.subscribe')
+  subscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: TrackingIdDto): WsResponse<TrackingIdDto> {
+    this.tracking.subscribe(client, body.trackingId);
+    return { event: 'tracking.subscribed', data: { trackingId: body.trackingId } };
+  }
+
+  @Public()
+  @MaxMessageSize(FrameCap.CONTROL)
+  @SubscribeMessage('tracking.unsubscribe')
+  unsubscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: TrackingIdDto): WsResponse<TrackingIdDto> {
+    this.tracking.unsubscribe(client, body.trackingId);
+    return { event: 'tracking.unsubscribed', data: { trackingId: body.trackingId } };
+  }
+}

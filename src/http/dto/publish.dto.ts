@@ -1,0 +1,63 @@
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsObject, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IDENTIFIER_PATTERN } from '../../protocol/events.js';
+import { NAMESPACES, type NamespaceName } from '../../protocol/namespaces.js';
+
+export const MAX_PUBLISH_DATA_BYTES = 64 * 1024;
+
+/** `POST /realtime/publish` body (PROTOCOL.md §8); per-namespace rules are checked after. */
+export class PublishDto {
+  @IsIn(Object.keys(NAMESPACES))
+  namespace!: NamespaceName;
+
+  @IsOptional()
+  @IsString()
+  @Matches(IDENTIFIER_PATTERN, { message: `topic must match ${IDENTIFIER_PATTERN.source}` })
+  topic?: string;
+
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1000)
+  @IsString({ each: true })
+  @Length(1, 256, { each: true })
+  userIds?: string[];
+
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  @Length(1, 128, { each: true })
+  roles?: string[];
+
+  @IsOptional()
+  @IsBoolean()
+  all?: boolean;
+
+  @IsOptional()
+  @IsString()
+  @Length(1, 128)
+  event?: string;
+
+  @IsOptional()
+  @IsObject()
+  data?: Record<string, unknown>;
+}
+
+export class DisconnectDto {
+  @IsString()
+  @Length(1, 256)
+  userId!: string;
+}
+
+export class RevokeDto {
+  @IsOptional()
+  @IsString()
+  @Length(1, 256)
+  jti?: string;
+
+  @IsOptional()
+  @IsString()
+  @Length(1, 256)
+  userId?: string;
+}

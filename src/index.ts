@@ -1,0 +1,24 @@
+export { RealtimeModule, type RealtimeModuleAsyncOptions } from './realtime.module.js';
+export { RealtimeWsAdapter } from './adapter/realtime-ws.adapter.js';
+export {
+  type RealtimeOptions,
+  type RealtimeConfig,
+  type JwtOptions,
+  RealtimeConfigError,
+  resolveRealtimeOptions,
+} from './config/realtime-options.js';
+export { REALTIME_CONFIG } from './realtime.constants.js';
+export { RealtimePublisher, type PushData, type Revocation } from './publishing/realtime-publisher.js';
+export { BROKER, type Broker, type BrokerMessage, InMemoryBroker } from './publishing/broker.js';
+export { REVOCATION_STORE, type RevocationStore, InMemoryRevocationStore } from './auth/revocation-store.js';
+export type { Identity } from './auth/identity.js';
+export { SubscriptionRegistry } from './subscriptions/subscription-registry.js';
+export { ConnectionRegistry } from './connection/connection-registry.js';
+export { ConnectionLifecycle } from './connection/connection-lifecycle.js';
+export { RealtimeSocket, ClientSession } from './connection/client-session.js';
+export { Public } from './decorators/public.decorator.js';
+export { MaxMessageSize } from './decorators/max-message-size.decorator.js';
+export { ErrorCode } from './protocol/error-codes.js';
+export { CloseCode } from './protocol/close-codes.js';
+export { NAMESPACES, type NamespaceName } from './protocol/namespaces.js';
+export { bootstrapRealtimeApp } from './bootstrap.js';

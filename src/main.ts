@@ -1,0 +1,23 @@
+import 'reflect-metadata';
+import { bootstrapRealtimeApp } from './bootstrap.js';
+import { RealtimeConfigError, resolveRealtimeOptions } from './config/realtime-options.js';
+
+/** `npm start`: the realtime server configured from the environment (PROTOCOL.md §9). */
+async function main(): Promise<void> {
+  const env = process.env;
+  // Validate before Nest starts so a bad config is one clear line and a non-zero exit.
+  const config = resolveRealtimeOptions({ env });
+  const port = Number(env.PORT ?? 3000);
+  const app = await bootstrapRealtimeApp({ env }, { port, host: env.HOST });
+  // A hard stop in case draining hangs: the process must exit within SHUTDOWN_TIMEOUT_MS.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 1000).unref());
+  }
+  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'listening', url: await app.getUrl() }) + '\n');
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof RealtimeConfigError ? err.message : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  process.stderr.write(`realtime: startup failed: ${message}\n`);
+  process.exit(1);
+});

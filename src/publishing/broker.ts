@@ -1,0 +1,54 @@
+import type { NamespaceName } from '../protocol/namespaces.js';
+
+/** A push to the subscribers of one topic of a namespace. */
+export interface TopicMessage {
+  readonly type: 'topic';
+  readonly namespace: NamespaceName;
+  readonly topic: string;
+  readonly event: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/** A push to every connection of a namespace. */
+export interface NamespaceMessage {
+  readonly type: 'namespace';
+  readonly namespace: NamespaceName;
+  readonly event: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/** Close every connection of a user, or of a token id. */
+export interface CloseMessage {
+  readonly type: 'close';
+  readonly userId?: string;
+  readonly jti?: string;
+}
+
+export type BrokerMessage = TopicMessage | NamespaceMessage | CloseMessage;
+
+export type BrokerHandler = (message: BrokerMessage) => void;
+
+/**
+ * Carries published messages to every node (one node in memory; many over Redis).
+ * Gateways never see it: publishers call `publish`, the delivery service handles what
+ * arrives. Replace it through the `BROKER` token.
+ */
+export interface Broker {
+  publish(message: BrokerMessage): Promise<void>;
+  subscribe(handler: BrokerHandler): void;
+}
+
+export const BROKER = Symbol('BROKER');
+
+/** Single-node broker: delivers synchronously to the local handlers. */
+export class InMemoryBroker implements Broker {
+  private readonly handlers: BrokerHandler[] = [];
+
+  async publish(message: BrokerMessage): Promise<void> {
+    for (const handler of this.handlers) handler(message);
+  }
+
+  subscribe(handler: BrokerHandler): void {
+    this.handlers.push(handler);
+  }
+}

@@ -1,0 +1,138 @@
+import { type DynamicModule, Inject, type InjectionToken, Module, type ModuleMetadata, type OnModuleInit, type Provider } from '@nestjs/common';
+import { ApplicationConfig } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { TerminusModule } from '@nestjs/terminus';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { HandshakeService } from './adapter/handshake.service.js';
+import { RealtimeWsAdapter } from './adapter/realtime-ws.adapter.js';
+import { InMemoryRevocationStore, REVOCATION_STORE } from './auth/revocation-store.js';
+import { TokenVerifier } from './auth/token-verifier.js';
+import { type RealtimeConfig, type RealtimeOptions, resolveRealtimeOptions } from './config/realtime-options.js';
+import { ConnectionLifecycle } from './connection/connection-lifecycle.js';
+import { ConnectionLimiter } from './connection/connection-limiter.js';
+import { ConnectionRegistry } from './connection/connection-registry.js';
+import { DrainState } from './connection/drain-state.js';
+import { HandshakeRateLimiter } from './connection/handshake-rate-limiter.js';
+import { ShutdownService } from './connection/shutdown.service.js';
+import { WsExceptionFilter } from './filters/ws-exception.filter.js';
+import { MainGateway } from './gateways/main.gateway.js';
+import { TrackingGateway } from './gateways/tracking.gateway.js';
+import { THROTTLER_ANONYMOUS, THROTTLER_AUTHENTICATED } from './guards/ws-throttler.guard.js';
+import { HealthController } from './http/health.controller.js';
+import { RealtimeApiController } from './http/realtime-api.controller.js';
+import { RealtimeLogger } from './logging/realtime-logger.js';
+import { BROKER, InMemoryBroker } from './publishing/broker.js';
+import { LocalDeliveryService } from './publishing/local-delivery.service.js';
+import { RealtimePublisher } from './publishing/realtime-publisher.js';
+import { REALTIME_CONFIG, REALTIME_OPTIONS } from './realtime.constants.js';
+import { IDENTITY_REFRESH_LISTENERS } from './session/identity-refresh.listener.js';
+import { SessionAuthService } from './session/session-auth.service.js';
+import { SubscriptionRegistry } from './subscriptions/subscription-registry.js';
+import { TrackingSubscriptions } from './subscriptions/tracking-subscriptions.service.js';
+
+export interface RealtimeModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  useFactory: (...args: never[]) => RealtimeOptions | Promise<RealtimeOptions>;
+  inject?: InjectionToken[];
+}
+
+/** The resolved config, shared with ThrottlerModule's async factory. */
+@Module({})
+class RealtimeConfigModule {
+  static register(optionsProvider: Provider, imports: ModuleMetadata['imports'] = []): DynamicModule {
+    return {
+      module: RealtimeConfigModule,
+      imports,
+      providers: [
+        optionsProvider,
+        {
+          provide: REALTIME_CONFIG,
+          inject: [REALTIME_OPTIONS],
+          // Throws RealtimeConfigError at startup, before anything listens (finding 1).
+          useFactory: (options: RealtimeOptions): RealtimeConfig => resolveRealtimeOptions(options),
+        },
+      ],
+      exports: [REALTIME_CONFIG],
+    };
+  }
+}
+
+const SERVICES: Provider[] = [
+  {
+    provide: RealtimeLogger,
+    inject: [REALTIME_CONFIG],
+    useFactory: (config: RealtimeConfig) => new RealtimeLogger(config.logLevel),
+  },
+  { provide: REVOCATION_STORE, useFactory: () => new InMemoryRevocationStore() },
+  { provide: BROKER, useFactory: () => new InMemoryBroker() },
+  { provide: IDENTITY_REFRESH_LISTENERS, useValue: [] },
+  TokenVerifier,
+  DrainState,
+  HandshakeRateLimiter,
+  ConnectionLimiter,
+  ConnectionRegistry,
+  ConnectionLifecycle,
+  HandshakeService,
+  SessionAuthService,
+  SubscriptionRegistry,
+  TrackingSubscriptions,
+  LocalDeliveryService,
+  RealtimePublisher,
+  ShutdownService,
+  WsExceptionFilter,
+  MainGateway,
+  TrackingGateway,
+];
+
+const EXPORTS = [RealtimePublisher, SubscriptionRegistry, ConnectionRegistry, ConnectionLifecycle, REVOCATION_STORE, BROKER];
+
+/**
+ * The realtime layer as a Nest module. Use it with `RealtimeWsAdapter`
+ * (`app.useWebSocketAdapter(new RealtimeWsAdapter(app))`); startup fails otherwise.
+ */
+@Module({})
+export class RealtimeModule implements OnModuleInit {
+  constructor(@Inject(ApplicationConfig) private readonly appConfig: ApplicationConfig) {}
+
+  static forRoot(options: RealtimeOptions = {}): DynamicModule {
+    return RealtimeModule.build(RealtimeConfigModule.register({ provide: REALTIME_OPTIONS, useValue: options }));
+  }
+
+  static forRootAsync(options: RealtimeModuleAsyncOptions): DynamicModule {
+    return RealtimeModule.build(
+      RealtimeConfigModule.register(
+        { provide: REALTIME_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] },
+        options.imports,
+      ),
+    );
+  }
+
+  private static build(configModule: DynamicModule): DynamicModule {
+    return {
+      module: RealtimeModule,
+      imports: [
+        configModule,
+        JwtModule.register({}),
+        TerminusModule,
+        ThrottlerModule.forRootAsync({
+          imports: [configModule],
+          inject: [REALTIME_CONFIG],
+          useFactory: (config: RealtimeConfig) => [
+            { name: THROTTLER_AUTHENTICATED, limit: config.rateBurst, ttl: (config.rateBurst / config.ratePerSec) * 1000 },
+            { name: THROTTLER_ANONYMOUS, limit: config.anonRateBurst, ttl: (config.anonRateBurst / config.anonRatePerSec) * 1000 },
+          ],
+        }),
+      ],
+      controllers: [HealthController, RealtimeApiController],
+      providers: SERVICES,
+      exports: [...EXPORTS, configModule],
+    };
+  }
+
+  onModuleInit(): void {
+    if (!(this.appConfig.getIoAdapter() instanceof RealtimeWsAdapter)) {
+      throw new Error(
+        'RealtimeModule requires RealtimeWsAdapter: call app.useWebSocketAdapter(new RealtimeWsAdapter(app)) before app.init()/listen()',
+      );
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { WsResponse } from '@nestjs/websockets';
+import { AuthFailure, type Identity } from '../auth/identity.js';
+import { TokenVerifier } from '../auth/token-verifier.js';
+import type { RealtimeSocket } from '../connection/client-session.js';
+import { ConnectionLifecycle } from '../connection/connection-lifecycle.js';
+import { ConnectionLimiter } from '../connection/connection-limiter.js';
+import { RealtimeException } from '../errors/realtime.exception.js';
+import { RealtimeLogger } from '../logging/realtime-logger.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { SessionEvent } from '../protocol/events.js';
+import { IDENTITY_REFRESH_LISTENERS, type IdentityRefreshListener } from './identity-refresh.listener.js';
+
+export interface AuthOkData {
+  readonly userId: string;
+  readonly expiresAt: string;
+}
+
+export interface AuthRefreshedData {
+  readonly expiresAt: string;
+}
+
+/** In-band `auth` and `auth.refresh` (PROTOCOL.md §4, findings 16 and 17). */
+@Injectable()
+export class SessionAuthService {
+  constructor(
+    @Inject(TokenVerifier) private readonly verifier: TokenVerifier,
+    @Inject(ConnectionLifecycle) private readonly lifecycle: ConnectionLifecycle,
+    @Inject(ConnectionLimiter) private readonly limiter: ConnectionLimiter,
+    @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
+    @Inject(IDENTITY_REFRESH_LISTENERS) private readonly refreshListeners: readonly IdentityRefreshListener[],
+  ) {}
+
+  async authenticate(socket: RealtimeSocket, token: string): Promise<WsResponse<AuthOkData | AuthRefreshedData> | undefined> {
+    const session = socket.session;
+    const identity = await this.verifyOrFail(socket, token, session.namespace.authRequired && !session.authenticated);
+    if (session.closed) return undefined;
+    if (session.authenticated) {
+      return this.applyRefresh(socket, identity);
+    }
+    if (!this.limiter.tryAcquireUser(identity.userId)) {
+      throw RealtimeException.limitExceeded('Too many connections for this user', CloseCode.RATE_LIMIT_ABUSE);
+    }
+    this.lifecycle.promote(socket, identity);
+    return {
+      event: SessionEvent.AUTH_OK,
+      data: { userId: identity.userId, expiresAt: new Date(identity.expiresAt).toISOString() },
+    };
+  }
+
+  async refresh(socket: RealtimeSocket, token: string): Promise<WsResponse<AuthRefreshedData> | undefined> {
+    const identity = await this.verifyOrFail(socket, token, false);
+    if (socket.session.closed) return undefined;
+    return this.applyRefresh(socket, identity);
+  }
+
+  private applyRefresh(socket: RealtimeSocket, identity: Identity): WsResponse<AuthRefreshedData> {
+    const session = socket.session;
+    if (identity.userId !== session.userId) {
+      this.logger.info('auth refused: token for another user', { connectionId: session.id, namespace: session.namespace.name, reason: 'sub_mismatch' });
+      throw RealtimeException.unauthorized();
+    }
+    this.lifecycle.refresh(socket, identity);
+    for (const listener of this.refreshListeners) listener.onIdentityRefreshed(socket, identity);
+    return { event: SessionEvent.AUTH_REFRESHED, data: { expiresAt: new Date(identity.expiresAt).toISOString() } };
+  }
+
+  private async verifyOrFail(socket: RealtimeSocket, token: string, closeOnFailure: boolean): Promise<Identity> {
+    try {
+      return await this.verifier.verify(token);
+    } catch (err) {
+      const reason = err instanceof AuthFailure ? err.reason : 'malformed';
+      this.logger.info('auth failed', {
+        connectionId: socket.session.id,
+        namespace: socket.session.namespace.name,
+        reason,
+        ip: this.logger.hashIp(socket.session.ip),
+      });
+      throw RealtimeException.unauthorized(closeOnFailure ? CloseCode.UNAUTHORIZED : undefined);
+    }
+  }
+}
