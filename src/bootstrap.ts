@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { RealtimeWsAdapter } from './adapter/realtime-ws.adapter.js';
 import type { RealtimeOptions } from './config/realtime-options.js';
-import { RealtimeModule } from './realtime.module.js';
+import { type RealtimeExtensions, RealtimeModule } from './realtime.module.js';
 
 export interface BootstrapOptions {
   readonly port: number;
@@ -14,8 +14,12 @@ export interface BootstrapOptions {
  * shutdown hooks (SIGTERM/SIGINT drain). Host apps that embed the module do the same three
  * steps in their own bootstrap.
  */
-export async function bootstrapRealtimeApp(options: RealtimeOptions, listen: BootstrapOptions): Promise<INestApplication> {
-  const app = await NestFactory.create(RealtimeModule.forRoot(options), { logger: ['error', 'warn'], abortOnError: false });
+export async function bootstrapRealtimeApp(
+  options: RealtimeOptions,
+  listen: BootstrapOptions,
+  extensions: RealtimeExtensions = {},
+): Promise<INestApplication> {
+  const app = await NestFactory.create(RealtimeModule.forRoot(options, extensions), { logger: ['error', 'warn'], abortOnError: false });
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.listen(listen.port, listen.host ?? '0.0.0.0');

@@ -1,4 +1,4 @@
-export { RealtimeModule, type RealtimeModuleAsyncOptions } from './realtime.module.js';
+export { RealtimeModule, type RealtimeModuleAsyncOptions, type RealtimeExtensions } from './realtime.module.js';
 export { RealtimeWsAdapter } from './adapter/realtime-ws.adapter.js';
 export {
   type RealtimeOptions,

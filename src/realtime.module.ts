@@ -30,9 +30,19 @@ import { SessionAuthService } from './session/session-auth.service.js';
 import { SubscriptionRegistry } from './subscriptions/subscription-registry.js';
 import { TrackingSubscriptions } from './subscriptions/tracking-subscriptions.service.js';
 
-export interface RealtimeModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+/**
+ * Replaceable parts: providers given here replace the defaults with the same token
+ * (REVOCATION_STORE, BROKER, ...). `imports` makes the host's modules available to them.
+ */
+export interface RealtimeExtensions extends Pick<ModuleMetadata, 'imports'> {
+  readonly overrides?: Provider[];
+}
+
+export interface RealtimeModuleAsyncOptions extends RealtimeExtensions {
   useFactory: (...args: never[]) => RealtimeOptions | Promise<RealtimeOptions>;
   inject?: InjectionToken[];
+  /** Modules the options factory needs. */
+  factoryImports?: ModuleMetadata['imports'];
 }
 
 /** The resolved config, shared with ThrottlerModule's async factory. */
@@ -93,24 +103,26 @@ const EXPORTS = [RealtimePublisher, SubscriptionRegistry, ConnectionRegistry, Co
 export class RealtimeModule implements OnModuleInit {
   constructor(@Inject(ApplicationConfig) private readonly appConfig: ApplicationConfig) {}
 
-  static forRoot(options: RealtimeOptions = {}): DynamicModule {
-    return RealtimeModule.build(RealtimeConfigModule.register({ provide: REALTIME_OPTIONS, useValue: options }));
+  static forRoot(options: RealtimeOptions = {}, extensions: RealtimeExtensions = {}): DynamicModule {
+    return RealtimeModule.build(RealtimeConfigModule.register({ provide: REALTIME_OPTIONS, useValue: options }), extensions);
   }
 
   static forRootAsync(options: RealtimeModuleAsyncOptions): DynamicModule {
     return RealtimeModule.build(
       RealtimeConfigModule.register(
         { provide: REALTIME_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] },
-        options.imports,
+        options.factoryImports,
       ),
+      options,
     );
   }
 
-  private static build(configModule: DynamicModule): DynamicModule {
+  private static build(configModule: DynamicModule, extensions: RealtimeExtensions): DynamicModule {
     return {
       module: RealtimeModule,
       imports: [
         configModule,
+        ...(extensions.imports ?? []),
         JwtModule.register({}),
         TerminusModule,
         ThrottlerModule.forRootAsync({
@@ -123,7 +135,8 @@ export class RealtimeModule implements OnModuleInit {
         }),
       ],
       controllers: [HealthController, RealtimeApiController],
-      providers: SERVICES,
+      // Later providers win over earlier ones with the same token.
+      providers: [...SERVICES, ...(extensions.overrides ?? [])],
       exports: [...EXPORTS, configModule],
     };
   }

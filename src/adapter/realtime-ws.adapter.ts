@@ -125,8 +125,9 @@ export class RealtimeWsAdapter extends WsAdapter {
     // A reset during the async checks must not crash the process.
     socket.on('error', () => socket.destroy());
     this.upgrade(request, socket, head).catch((err: unknown) => {
+      // E.g. the revocation store is unreachable: refuse, do not guess.
       this.services?.logger.error('upgrade failed', describeError(err));
-      socket.destroy();
+      rejectUpgrade(socket, 503);
     });
   };
 

@@ -1,0 +1,255 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import jwt, { type SignOptions } from 'jsonwebtoken';
+import WebSocket from 'ws';
+import type { HarnessConfig } from './server-process.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The compiled harness (`npm run build:test`). */
+export const SERVER_PROCESS = join(ROOT, 'build', 'test', 'support', 'server-process.js');
+/** The compiled production entry point (`npm run build`). */
+export const MAIN_ENTRY = join(ROOT, 'dist', 'main.js');
+
+export const SECRET = 'test-secret-0123456789-abcdefghijklmnop';
+
+export interface Stats {
+  connections: { connections: number; users: number; namespaces: number };
+  subscriptions: { topics: number; subscriptions: number; connections: number };
+  limiter: { users: number; anonymousIps: number };
+  handshakeIps: number;
+  lifecycle: { heartbeatTerminations: number; timers: number };
+  heapUsed: number;
+}
+
+export interface ServerHandle {
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** Everything the server wrote to stdout and stderr. */
+  readonly output: () => string;
+  http(path?: string): string;
+  ws(path: string): string;
+  request<T = unknown>(cmd: Record<string, unknown> & { cmd: string }): Promise<T>;
+  stats(): Promise<Stats>;
+  stop(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+/** Starts the harness server with `options` (jwt.secret defaults to SECRET). */
+export async function startServer(config: Partial<HarnessConfig> & { options?: HarnessConfig['options'] } = {}): Promise<ServerHandle> {
+  const options = { jwt: { secret: SECRET }, ...config.options };
+  const child = fork(SERVER_PROCESS, [], {
+    env: { ...process.env, REALTIME_HARNESS: JSON.stringify({ ...config, options }) },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 15000);
+    child.on('message', (m: { type?: string; port?: number }) => {
+      if (m.type === 'ready' && m.port) {
+        clearTimeout(timer);
+        resolve(m.port);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out}`));
+    });
+  });
+  let seq = 0;
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  child.on('message', (m: { seq?: number; result?: unknown; error?: string }) => {
+    if (m.seq === undefined) return;
+    const p = pending.get(m.seq);
+    pending.delete(m.seq);
+    if (m.error !== undefined) p?.reject(new Error(m.error));
+    else p?.resolve(m.result);
+  });
+  const request = <T>(cmd: Record<string, unknown> & { cmd: string }): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      seq += 1;
+      pending.set(seq, { resolve: resolve as (v: unknown) => void, reject });
+      child.send({ ...cmd, seq });
+    });
+  return {
+    port,
+    child,
+    output: () => out,
+    http: (path = '') => `http://127.0.0.1:${port}${path}`,
+    ws: (path: string) => `ws://127.0.0.1:${port}${path}`,
+    request,
+    stats: () => request<Stats>({ cmd: 'stats' }),
+    exited,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export interface TokenOptions extends SignOptions {
+  secret?: string | Buffer;
+}
+
+/** A valid HS256 token for `sub` unless options say otherwise. */
+export function token(claims: Record<string, unknown> = {}, options: TokenOptions = {}): string {
+  const { secret = SECRET, ...sign } = options;
+  const payload = { sub: 'u1', ...claims };
+  const hasExp = 'exp' in payload;
+  return jwt.sign(payload, secret, { algorithm: 'HS256', ...(hasExp || sign.expiresIn !== undefined ? {} : { expiresIn: 3600 }), ...sign });
+}
+
+export const randomId = (): string => randomBytes(6).toString('hex');
+
+export interface Frame {
+  event: string;
+  data?: Record<string, unknown>;
+  id?: string | number;
+  [key: string]: unknown;
+}
+
+export interface Closed {
+  code: number;
+  reason: string;
+}
+
+/**
+ * A `ws` client that records every frame and lets a test wait for the next matching one.
+ * `connected` is consumed by `open()`.
+ */
+export class Client {
+  readonly frames: Frame[] = [];
+  private cursor = 0;
+  private waiters: Array<() => void> = [];
+  readonly closed: Promise<Closed>;
+  connected?: Frame;
+
+  constructor(readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      this.frames.push(JSON.parse(data.toString()) as Frame);
+      this.wake();
+    });
+    this.closed = new Promise((resolve) => socket.on('close', (code, reason) => {
+      resolve({ code, reason: reason.toString() });
+      this.wake();
+    }));
+    socket.on('error', () => undefined);
+  }
+
+  /** Connects and waits for `connected`; rejects with the HTTP status on a refused upgrade. */
+  static async open(url: string, options: WebSocket.ClientOptions = {}): Promise<Client> {
+    const socket = new WebSocket(url, options);
+    const client = new Client(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => reject(new HandshakeError(res.statusCode ?? 0, body, res.headers)));
+      });
+      socket.once('error', reject);
+    });
+    client.connected = await client.next('connected');
+    return client;
+  }
+
+  send(frame: unknown): void {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** Sends a frame and waits for the reply or error carrying its id. */
+  async call(event: string, data?: Record<string, unknown>, id: string | number = randomId()): Promise<Frame> {
+    this.send({ event, ...(data !== undefined ? { data } : {}), id });
+    return this.next((f) => f.id === id);
+  }
+
+  /** Next unread frame matching `match` (an event name or predicate). */
+  async next(match?: string | ((f: Frame) => boolean), timeoutMs = 5000): Promise<Frame> {
+    const test = typeof match === 'string' ? (f: Frame) => f.event === match : match ?? (() => true);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      while (this.cursor < this.frames.length) {
+        const frame = this.frames[this.cursor++]!;
+        if (test(frame)) return frame;
+      }
+      if (this.socket.readyState === WebSocket.CLOSED) throw new Error(`closed while waiting; frames: ${JSON.stringify(this.frames)}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting; frames: ${JSON.stringify(this.frames)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Resolves to the close code and reason, failing after `timeoutMs`. */
+  async waitClose(timeoutMs = 5000): Promise<Closed> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        this.closed,
+        new Promise<Closed>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`not closed; frames: ${JSON.stringify(this.frames)}`)), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Frames received so far that match, without consuming them. */
+  all(event: string): Frame[] {
+    return this.frames.filter((f) => f.event === event);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+export class HandshakeError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    readonly headers: Record<string, string | string[] | undefined>,
+  ) {
+    super(`handshake refused with ${status}: ${body}`);
+  }
+}
+
+/** Attempts an upgrade and returns the HTTP status and body of the refusal (or 101). */
+export async function handshakeStatus(url: string, options: WebSocket.ClientOptions = {}): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+  try {
+    const client = await Client.open(url, options);
+    client.close();
+    return { status: 101, body: '', headers: {} };
+  } catch (err) {
+    if (err instanceof HandshakeError) return { status: err.status, body: err.body, headers: err.headers };
+    throw err;
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `fn` until it returns true or `timeoutMs` passes. */
+export async function eventually(fn: () => Promise<boolean> | boolean, timeoutMs = 5000, stepMs = 25): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(stepMs);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * A realtime server in a child process for e2e tests. Started with `fork()`; options come
+ * as JSON in REALTIME_HARNESS. Talks to the test over IPC: `ready` with the port, then
+ * answers `stats`, `publish`, `revoke`, `disconnect` and `close` requests.
+ */
+import 'reflect-metadata';
+import type { INestApplication, Provider } from '@nestjs/common';
+import {
+  bootstrapRealtimeApp,
+  ConnectionLifecycle,
+  ConnectionRegistry,
+  InMemoryRevocationStore,
+  type RealtimeOptions,
+  RealtimePublisher,
+  REVOCATION_STORE,
+  SubscriptionRegistry,
+} from '../../src/index.js';
+import { ConnectionLimiter } from '../../src/connection/connection-limiter.js';
+import { HandshakeRateLimiter } from '../../src/connection/handshake-rate-limiter.js';
+
+export interface HarnessConfig {
+  readonly options: RealtimeOptions;
+  /** Fault injection: the revocation store throws for this user id. */
+  readonly failingRevocationUser?: string;
+}
+
+export type HarnessRequest =
+  | { readonly seq: number; readonly cmd: 'stats' }
+  | { readonly seq: number; readonly cmd: 'close' }
+  | { readonly seq: number; readonly cmd: 'trackingUpdate'; readonly trackingId: string; readonly data: Record<string, unknown> }
+  | { readonly seq: number; readonly cmd: 'announce'; readonly data: Record<string, unknown> }
+  | { readonly seq: number; readonly cmd: 'disconnectUser'; readonly userId: string }
+  | { readonly seq: number; readonly cmd: 'revoke'; readonly jti?: string; readonly userId?: string };
+
+class FailingRevocationStore extends InMemoryRevocationStore {
+  constructor(private readonly failingUser: string) {
+    super();
+  }
+
+  override async isRevoked(identity: Parameters<InMemoryRevocationStore['isRevoked']>[0]): Promise<boolean> {
+    if (identity.userId === this.failingUser) throw new Error('revocation store unavailable');
+    return super.isRevoked(identity);
+  }
+}
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.env.REALTIME_HARNESS ?? '{}') as HarnessConfig;
+  const overrides: Provider[] = [];
+  if (config.failingRevocationUser !== undefined) {
+    const user = config.failingRevocationUser;
+    overrides.push({ provide: REVOCATION_STORE, useFactory: () => new FailingRevocationStore(user) });
+  }
+  const app: INestApplication = await bootstrapRealtimeApp({ env: {}, ...config.options }, { port: 0, host: '127.0.0.1' }, { overrides });
+  const address = app.getHttpServer().address() as { port: number };
+  const publisher = app.get(RealtimePublisher);
+
+  const stats = () => ({
+    connections: app.get(ConnectionRegistry).sizes(),
+    subscriptions: app.get(SubscriptionRegistry).sizes(),
+    limiter: app.get(ConnectionLimiter).sizes(),
+    handshakeIps: app.get(HandshakeRateLimiter).size,
+    lifecycle: app.get(ConnectionLifecycle).stats(),
+    heapUsed: process.memoryUsage().heapUsed,
+  });
+
+  process.on('message', (raw: HarnessRequest) => {
+    const answer = (result: unknown) => process.send?.({ seq: raw.seq, result });
+    const fail = (err: unknown) => process.send?.({ seq: raw.seq, error: err instanceof Error ? err.message : String(err) });
+    const run = async (): Promise<unknown> => {
+      switch (raw.cmd) {
+        case 'stats':
+          return stats();
+        case 'trackingUpdate':
+          return publisher.trackingUpdate(raw.trackingId, raw.data);
+        case 'announce':
+          return publisher.announce(raw.data);
+        case 'disconnectUser':
+          return publisher.disconnectUser(raw.userId);
+        case 'revoke':
+          return publisher.revoke({ jti: raw.jti, userId: raw.userId });
+        case 'close':
+          await app.close();
+          setImmediate(() => process.exit(0));
+          return null;
+      }
+    };
+    run().then(answer, fail);
+  });
+  process.send?.({ type: 'ready', port: address.port });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`harness failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
