@@ -8,7 +8,7 @@ export {
   resolveRealtimeOptions,
 } from './config/realtime-options.js';
 export { REALTIME_CONFIG } from './realtime.constants.js';
-export { RealtimePublisher, type PushData, type Revocation } from './publishing/realtime-publisher.js';
+export { RealtimePublisher, PublishRejected, type PushData, type Revocation, type MololinkTarget } from './publishing/realtime-publisher.js';
 export { BROKER, type Broker, type BrokerMessage, InMemoryBroker } from './publishing/broker.js';
 export { REVOCATION_STORE, type RevocationStore, InMemoryRevocationStore } from './auth/revocation-store.js';
 export type { Identity } from './auth/identity.js';
@@ -22,3 +22,7 @@ export { ErrorCode } from './protocol/error-codes.js';
 export { CloseCode } from './protocol/close-codes.js';
 export { NAMESPACES, type NamespaceName } from './protocol/namespaces.js';
 export { bootstrapRealtimeApp } from './bootstrap.js';
+export { REALTIME_AUTHORIZATION, type RealtimeAuthorization, DefaultRealtimeAuthorization } from './auth/realtime-authorization.js';
+export { CHAT_HISTORY_STORE, type ChatHistoryStore, type ChatMessage, InMemoryChatHistoryStore } from './chat/chat-history.store.js';
+export { ACTIVITY_SINK, type ActivitySink, type ActivityItem } from './activity/activity-sink.js';
+export { ActivityBuffer } from './activity/activity-buffer.js';

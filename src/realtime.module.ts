@@ -29,6 +29,23 @@ import { IDENTITY_REFRESH_LISTENERS } from './session/identity-refresh.listener.
 import { SessionAuthService } from './session/session-auth.service.js';
 import { SubscriptionRegistry } from './subscriptions/subscription-registry.js';
 import { TrackingSubscriptions } from './subscriptions/tracking-subscriptions.service.js';
+import { ProjectSubscriptions } from './subscriptions/project-subscriptions.service.js';
+import { NotificationSubscriptions } from './subscriptions/notification-subscriptions.service.js';
+import { CollaborationRooms } from './subscriptions/collaboration-rooms.service.js';
+import { ActivitySubscriptions } from './subscriptions/activity-subscriptions.service.js';
+import type { NamespaceSubscriptions } from './subscriptions/namespace-subscriptions.js';
+import { CommodityChat } from './chat/commodity-chat.service.js';
+import { CHAT_HISTORY_STORE, InMemoryChatHistoryStore } from './chat/chat-history.store.js';
+import { ActivityBuffer } from './activity/activity-buffer.js';
+import { ACTIVITY_SINK } from './activity/activity-sink.js';
+import { BroadcastActivitySink } from './activity/broadcast-activity.sink.js';
+import { DefaultRealtimeAuthorization, REALTIME_AUTHORIZATION } from './auth/realtime-authorization.js';
+import { NotificationsGateway } from './gateways/notifications.gateway.js';
+import { ProjectsGateway } from './gateways/projects.gateway.js';
+import { CollaborationGateway } from './gateways/collaboration.gateway.js';
+import { CommodityGateway } from './gateways/commodity.gateway.js';
+import { ActivityGateway } from './gateways/activity.gateway.js';
+import { MololinkGateway } from './gateways/mololink.gateway.js';
 
 /**
  * Replaceable parts: providers given here replace the defaults with the same token
@@ -66,6 +83,16 @@ class RealtimeConfigModule {
   }
 }
 
+/** Per-namespace subscription services; each also re-checks subscriptions on token refresh. */
+const NAMESPACE_SUBSCRIPTIONS = [
+  TrackingSubscriptions,
+  ProjectSubscriptions,
+  NotificationSubscriptions,
+  CollaborationRooms,
+  CommodityChat,
+  ActivitySubscriptions,
+];
+
 const SERVICES: Provider[] = [
   {
     provide: RealtimeLogger,
@@ -74,7 +101,25 @@ const SERVICES: Provider[] = [
   },
   { provide: REVOCATION_STORE, useFactory: () => new InMemoryRevocationStore() },
   { provide: BROKER, useFactory: () => new InMemoryBroker() },
-  { provide: IDENTITY_REFRESH_LISTENERS, useValue: [] },
+  { provide: REALTIME_AUTHORIZATION, useClass: DefaultRealtimeAuthorization },
+  {
+    provide: CHAT_HISTORY_STORE,
+    inject: [REALTIME_CONFIG],
+    useFactory: (config: RealtimeConfig) =>
+      new InMemoryChatHistoryStore({
+        size: config.chatHistorySize,
+        ttlMs: config.chatHistoryTtlMs,
+        maxCommodities: config.chatHistoryMaxCommodities,
+      }),
+  },
+  { provide: ACTIVITY_SINK, useClass: BroadcastActivitySink },
+  {
+    provide: IDENTITY_REFRESH_LISTENERS,
+    inject: NAMESPACE_SUBSCRIPTIONS,
+    useFactory: (...services: NamespaceSubscriptions[]) => services,
+  },
+  ...NAMESPACE_SUBSCRIPTIONS,
+  ActivityBuffer,
   TokenVerifier,
   DrainState,
   HandshakeRateLimiter,
@@ -84,16 +129,32 @@ const SERVICES: Provider[] = [
   HandshakeService,
   SessionAuthService,
   SubscriptionRegistry,
-  TrackingSubscriptions,
   LocalDeliveryService,
   RealtimePublisher,
   ShutdownService,
   WsExceptionFilter,
   MainGateway,
   TrackingGateway,
+  NotificationsGateway,
+  ProjectsGateway,
+  CollaborationGateway,
+  CommodityGateway,
+  ActivityGateway,
+  MololinkGateway,
 ];
 
-const EXPORTS = [RealtimePublisher, SubscriptionRegistry, ConnectionRegistry, ConnectionLifecycle, REVOCATION_STORE, BROKER];
+const EXPORTS = [
+  RealtimePublisher,
+  SubscriptionRegistry,
+  ConnectionRegistry,
+  ConnectionLifecycle,
+  ActivityBuffer,
+  REVOCATION_STORE,
+  BROKER,
+  CHAT_HISTORY_STORE,
+  REALTIME_AUTHORIZATION,
+  ACTIVITY_SINK,
+];
 
 /**
  * The realtime layer as a Nest module. Use it with `RealtimeWsAdapter`

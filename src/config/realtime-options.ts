@@ -40,6 +40,12 @@ export interface RealtimeOptions {
   anonRatePerSec?: number;
   anonRateBurst?: number;
   maxSubscriptions?: number;
+  maxRoomMembers?: number;
+  chatHistorySize?: number;
+  chatHistoryTtlMs?: number;
+  chatHistoryMaxCommodities?: number;
+  activityBufferMax?: number;
+  activityFlushIntervalMs?: number;
   /** How long a revocation is remembered: at least the longest token lifetime you issue. */
   revocationTtlMs?: number;
   /** Enables the HTTP API of §8; at least 32 characters. */
@@ -86,6 +92,12 @@ export interface RealtimeConfig {
   readonly anonRatePerSec: number;
   readonly anonRateBurst: number;
   readonly maxSubscriptions: number;
+  readonly maxRoomMembers: number;
+  readonly chatHistorySize: number;
+  readonly chatHistoryTtlMs: number;
+  readonly chatHistoryMaxCommodities: number;
+  readonly activityBufferMax: number;
+  readonly activityFlushIntervalMs: number;
   readonly revocationTtlMs: number;
   readonly apiKey?: string;
   readonly shutdownTimeoutMs: number;
@@ -97,6 +109,7 @@ export const MAX_TOKEN_LENGTH = 8192;
 export const JWT_CLOCK_TOLERANCE_SEC = 5;
 export const MIN_SECRET_BYTES = 32;
 export const MIN_API_KEY_LENGTH = 32;
+export const MAX_ACTIVITY_FLUSH_INTERVAL_MS = 600_000;
 
 type NumericKey = {
   [K in keyof RealtimeConfig]-?: RealtimeConfig[K] extends number ? K : never;
@@ -123,6 +136,12 @@ const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
   ['anonRatePerSec', 'WS_ANON_RATE_PER_SEC', 5, 0.001],
   ['anonRateBurst', 'WS_ANON_RATE_BURST', 10, 1],
   ['maxSubscriptions', 'WS_MAX_SUBSCRIPTIONS', 100, 1],
+  ['maxRoomMembers', 'WS_MAX_ROOM_MEMBERS', 500, 1],
+  ['chatHistorySize', 'CHAT_HISTORY_SIZE', 100, 0],
+  ['chatHistoryTtlMs', 'CHAT_HISTORY_TTL_MS', 24 * 3600 * 1000, 1000],
+  ['chatHistoryMaxCommodities', 'CHAT_HISTORY_MAX_COMMODITIES', 10000, 1],
+  ['activityBufferMax', 'ACTIVITY_BUFFER_MAX', 500, 1],
+  ['activityFlushIntervalMs', 'ACTIVITY_FLUSH_INTERVAL_MS', 60000, 10],
   ['revocationTtlMs', 'REVOCATION_TTL_MS', 24 * 3600 * 1000, 1000],
   ['shutdownTimeoutMs', 'SHUTDOWN_TIMEOUT_MS', 10000, 1],
 ];
@@ -206,6 +225,12 @@ export function resolveRealtimeOptions(options: RealtimeOptions = {}): RealtimeC
   }
   if (!Number.isInteger(numbers.trustProxy)) {
     throw new RealtimeConfigError('TRUST_PROXY must be a whole number of hops');
+  }
+  if (numbers.activityFlushIntervalMs > MAX_ACTIVITY_FLUSH_INTERVAL_MS) {
+    throw new RealtimeConfigError(`ACTIVITY_FLUSH_INTERVAL_MS must be at most ${MAX_ACTIVITY_FLUSH_INTERVAL_MS} (finding 11)`);
+  }
+  for (const key of ['chatHistorySize', 'activityBufferMax', 'maxRoomMembers', 'maxSubscriptions', 'chatHistoryMaxCommodities'] as const) {
+    if (!Number.isInteger(numbers[key])) throw new RealtimeConfigError(`${key} must be a whole number`);
   }
   if (numbers.anonRateBurst > numbers.rateBurst) {
     throw new RealtimeConfigError('WS_ANON_RATE_BURST must not exceed WS_RATE_BURST');

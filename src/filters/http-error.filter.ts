@@ -1,7 +1,8 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Inject } from '@nestjs/common';
 import type { Response } from 'express';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
-import { HTTP_REJECTIONS, type HttpRejectionStatus } from '../protocol/error-codes.js';
+import { ErrorCode, HTTP_REJECTIONS, type HttpRejectionStatus } from '../protocol/error-codes.js';
+import { PublishRejected } from '../publishing/realtime-publisher.js';
 
 /**
  * Bodies of the realtime HTTP API: `{code, message, details?}` with the contract's fixed
@@ -13,6 +14,14 @@ export class HttpErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
+    if (exception instanceof PublishRejected) {
+      response.status(400).json({
+        code: ErrorCode.VALIDATION_FAILED,
+        message: exception.message,
+        details: [{ field: exception.field, constraints: [exception.constraint] }],
+      });
+      return;
+    }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const body = exception.getResponse();

@@ -23,8 +23,8 @@ export class TrackingGateway extends RealtimeGateway {
   @Public()
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage('tracking.subscribe')
-  subscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: TrackingIdDto): WsResponse<TrackingIdDto> {
-    this.tracking.subscribe(client, body.trackingId);
+  async subscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: TrackingIdDto): Promise<WsResponse<TrackingIdDto>> {
+    await this.tracking.subscribe(client, body.trackingId);
     return { event: 'tracking.subscribed', data: { trackingId: body.trackingId } };
   }
 

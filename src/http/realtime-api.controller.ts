@@ -1,22 +1,24 @@
-import { Body, Controller, HttpCode, HttpException, Inject, Post, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import { HttpErrorFilter } from '../filters/http-error.filter.js';
 import { ApiKeyGuard } from '../guards/api-key.guard.js';
 import { HttpValidationPipe } from '../pipes/http-validation.pipe.js';
-import { ErrorCode } from '../protocol/error-codes.js';
-import { RealtimePublisher } from '../publishing/realtime-publisher.js';
+import { PublishRejected, RealtimePublisher } from '../publishing/realtime-publisher.js';
 import { DisconnectDto, MAX_PUBLISH_DATA_BYTES, PublishDto, RevokeDto } from './dto/publish.dto.js';
 
 const ACCEPTED = { accepted: true } as const;
 
-function invalid(field: string, constraint: string, message: string): HttpException {
-  return new HttpException({ code: ErrorCode.VALIDATION_FAILED, message, details: [{ field, constraints: [constraint] }] }, 400);
-}
-
-function forbidFields(body: PublishDto, fields: readonly (keyof PublishDto)[]): void {
-  for (const field of fields) {
-    if (body[field] !== undefined) throw invalid(field, 'forbidden', `${field} is not allowed for namespace ${body.namespace}`);
-  }
-}
+/** Target fields each namespace takes (PROTOCOL.md §8); any other present field is a 400. */
+const ALLOWED_FIELDS: Readonly<Record<PublishDto['namespace'], readonly (keyof PublishDto)[]>> = {
+  tracking: ['topic'],
+  projects: ['topic'],
+  notifications: ['userIds'],
+  mololink: ['userIds', 'roles', 'all', 'event'],
+  main: [],
+  collaboration: [],
+  commodity: [],
+  activity: [],
+};
+const TARGET_FIELDS: readonly (keyof PublishDto)[] = ['topic', 'userIds', 'roles', 'all', 'event'];
 
 /** Server-side publishing over HTTP (PROTOCOL.md §8), behind `X-Api-Key`. */
 @Controller('realtime')
@@ -31,20 +33,31 @@ export class RealtimeApiController {
   async publish(@Body() body: PublishDto): Promise<typeof ACCEPTED> {
     const data = body.data ?? {};
     if (Buffer.byteLength(JSON.stringify(data)) > MAX_PUBLISH_DATA_BYTES) {
-      throw invalid('data', 'maxSize', `data must be at most ${MAX_PUBLISH_DATA_BYTES} bytes`);
+      throw new PublishRejected('data', 'maxSize', `data must be at most ${MAX_PUBLISH_DATA_BYTES} bytes`);
+    }
+    for (const field of TARGET_FIELDS) {
+      if (body[field] !== undefined && !ALLOWED_FIELDS[body.namespace].includes(field)) {
+        throw new PublishRejected(field, 'forbidden', `${field} is not allowed for namespace ${body.namespace}`);
+      }
     }
     switch (body.namespace) {
       case 'tracking':
-        forbidFields(body, ['userIds', 'roles', 'all', 'event']);
-        if (body.topic === undefined) throw invalid('topic', 'isDefined', 'topic is required for namespace tracking');
-        await this.publisher.trackingUpdate(body.topic, data);
+        await this.publisher.trackingUpdate(requireTopic(body), data);
+        break;
+      case 'projects':
+        await this.publisher.projectUpdate(requireTopic(body), data);
+        break;
+      case 'notifications':
+        await this.publisher.notify(body.userIds ?? [], data);
+        break;
+      case 'mololink':
+        await this.publisher.mololink(body, body.event ?? '', data);
         break;
       case 'main':
-        forbidFields(body, ['topic', 'userIds', 'roles', 'all', 'event']);
         await this.publisher.announce(data);
         break;
       default:
-        throw invalid('namespace', 'isIn', `publishing to ${body.namespace} is not supported`);
+        throw new PublishRejected('namespace', 'isIn', `namespace ${body.namespace} has no server-side publish`);
     }
     return ACCEPTED;
   }
@@ -59,10 +72,12 @@ export class RealtimeApiController {
   @Post('revoke')
   @HttpCode(202)
   async revoke(@Body() body: RevokeDto): Promise<typeof ACCEPTED> {
-    if (body.jti === undefined && body.userId === undefined) {
-      throw invalid('jti', 'isDefined', 'jti or userId is required');
-    }
-    await this.publisher.revoke({ jti: body.jti, userId: body.userId });
+    await this.publisher.revoke(body);
     return ACCEPTED;
   }
+}
+
+function requireTopic(body: PublishDto): string {
+  if (body.topic === undefined) throw new PublishRejected('topic', 'isDefined', `topic is required for namespace ${body.namespace}`);
+  return body.topic;
 }

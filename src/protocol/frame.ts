@@ -17,6 +17,19 @@ export type FrameParseResult =
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly id?: string | number; readonly event?: string };
 
 const MAX_EVENT_LENGTH = 128;
+/** Keys that could reach an object's prototype chain after transformation; refused at any depth. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const FORBIDDEN_HINT = /__proto__|constructor|prototype/;
+
+/** True when `value` holds a forbidden key at any depth. */
+function hasForbiddenKey(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(hasForbiddenKey);
+  for (const key of Object.keys(value)) {
+    if (FORBIDDEN_KEYS.has(key) || hasForbiddenKey((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
+}
 const FRAME_KEYS = new Set(['event', 'data', 'id']);
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -36,8 +49,9 @@ function validId(id: unknown): id is string | number {
  */
 export function parseFrame(raw: Buffer | string, bytes: number): FrameParseResult {
   let value: unknown;
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
   try {
-    value = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     return { ok: false, code: ErrorCode.INVALID_JSON, message: 'Frame is not valid JSON' };
   }
@@ -59,6 +73,10 @@ export function parseFrame(raw: Buffer | string, bytes: number): FrameParseResul
   const data = value.data === undefined ? {} : value.data;
   if (!isPlainObject(data)) {
     return fail('data must be an object');
+  }
+  // The scan runs only when the text could contain such a key, so ordinary frames pay nothing.
+  if (FORBIDDEN_HINT.test(text) && hasForbiddenKey(data)) {
+    return fail('data must not contain the keys __proto__, constructor or prototype');
   }
   return { ok: true, frame: { event, id, bytes, data } };
 }

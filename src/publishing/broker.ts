@@ -1,18 +1,30 @@
 import type { NamespaceName } from '../protocol/namespaces.js';
 
-/** A push to the subscribers of one topic of a namespace. */
+/** A push to the subscribers of some topics of a namespace (a socket on several gets one copy each). */
 export interface TopicMessage {
   readonly type: 'topic';
   readonly namespace: NamespaceName;
-  readonly topic: string;
+  readonly topics: readonly string[];
   readonly event: string;
   readonly data: Readonly<Record<string, unknown>>;
+  /** Connection id that must not receive it (the sender of a room message or presence change). */
+  readonly except?: string;
 }
 
 /** A push to every connection of a namespace. */
 export interface NamespaceMessage {
   readonly type: 'namespace';
   readonly namespace: NamespaceName;
+  readonly event: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/** A push to the connections of a namespace whose user is listed or holds a listed role (finding 18). */
+export interface TargetedMessage {
+  readonly type: 'targeted';
+  readonly namespace: NamespaceName;
+  readonly userIds: readonly string[];
+  readonly roles: readonly string[];
   readonly event: string;
   readonly data: Readonly<Record<string, unknown>>;
 }
@@ -24,7 +36,7 @@ export interface CloseMessage {
   readonly jti?: string;
 }
 
-export type BrokerMessage = TopicMessage | NamespaceMessage | CloseMessage;
+export type BrokerMessage = TopicMessage | NamespaceMessage | TargetedMessage | CloseMessage;
 
 export type BrokerHandler = (message: BrokerMessage) => void;
 

@@ -4,7 +4,7 @@ import { ConnectionLifecycle } from '../connection/connection-lifecycle.js';
 import { ConnectionRegistry } from '../connection/connection-registry.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
-import { BROKER, type Broker, type BrokerMessage } from './broker.js';
+import { BROKER, type Broker, type BrokerMessage, type TargetedMessage, type TopicMessage } from './broker.js';
 
 /**
  * Delivers what the broker carries to the connections on this node. A pushed frame is
@@ -23,12 +23,15 @@ export class LocalDeliveryService implements OnModuleInit {
     this.broker.subscribe((message) => this.deliver(message));
   }
 
+  /** Returns how many connections on this node were written to (or closed). */
   deliver(message: BrokerMessage): number {
     switch (message.type) {
       case 'topic':
-        return sendToAll(this.subscriptions.subscribers(message.namespace, message.topic), message.event, message.data);
+        return this.deliverTopics(message);
       case 'namespace':
-        return sendToAll(this.connections.inNamespace(message.namespace), message.event, message.data);
+        return new OutboundFrame(message.event, message.data).sendToAll(this.connections.inNamespace(message.namespace));
+      case 'targeted':
+        return new OutboundFrame(message.event, message.data).sendToAll(this.targets(message));
       case 'close':
         return (
           (message.userId !== undefined ? this.lifecycle.closeUser(message.userId, CloseCode.UNAUTHORIZED) : 0) +
@@ -36,15 +39,52 @@ export class LocalDeliveryService implements OnModuleInit {
         );
     }
   }
+
+  private deliverTopics(message: TopicMessage): number {
+    const frame = new OutboundFrame(message.event, message.data);
+    let sent = 0;
+    for (const topic of message.topics) {
+      sent += frame.sendToAll(this.subscriptions.subscribers(message.namespace, topic), message.except);
+    }
+    return sent;
+  }
+
+  private targets(message: TargetedMessage): Set<RealtimeSocket> {
+    const targets = new Set<RealtimeSocket>();
+    for (const userId of message.userIds) {
+      for (const socket of this.connections.forUser(userId)) {
+        if (socket.session.namespace.name === message.namespace) targets.add(socket);
+      }
+    }
+    if (message.roles.length > 0) {
+      for (const socket of this.connections.inNamespace(message.namespace)) {
+        const roles = socket.session.identity?.roles;
+        if (roles?.some((role) => message.roles.includes(role))) targets.add(socket);
+      }
+    }
+    return targets;
+  }
 }
 
-/** Serialises once and writes the same buffer to every recipient. */
-export function sendToAll(sockets: Iterable<RealtimeSocket>, event: string, data: unknown): number {
-  let frame: Buffer | undefined;
-  let sent = 0;
-  for (const socket of sockets) {
-    frame ??= Buffer.from(JSON.stringify({ event, data }));
-    if (socket.sendFrame(frame)) sent += 1;
+/** One pushed frame, serialised at most once however many sockets it goes to. */
+export class OutboundFrame {
+  private encoded: Buffer | undefined;
+
+  constructor(
+    private readonly event: string,
+    private readonly data: unknown,
+  ) {}
+
+  sendTo(socket: RealtimeSocket): boolean {
+    this.encoded ??= Buffer.from(JSON.stringify({ event: this.event, data: this.data }));
+    return socket.sendFrame(this.encoded);
   }
-  return sent;
+
+  sendToAll(sockets: Iterable<RealtimeSocket>, exceptConnectionId?: string): number {
+    let sent = 0;
+    for (const socket of sockets) {
+      if (socket.session.id !== exceptConnectionId && this.sendTo(socket)) sent += 1;
+    }
+    return sent;
+  }
 }

@@ -12,9 +12,37 @@ export interface Revocation {
   readonly userId?: string;
 }
 
+/** Who receives a mololink event: listed users and/or holders of listed roles, or everyone with `all`. */
+export interface MololinkTarget {
+  readonly userIds?: readonly string[];
+  readonly roles?: readonly string[];
+  readonly all?: boolean;
+}
+
+export const MOLOLINK_EVENT_PATTERN = /^mololink\.[a-z0-9_.-]{1,64}$/;
+export const MAX_NOTIFICATION_USERS = 1000;
+
+/** A publish the contract does not allow; the HTTP API answers it with 400. */
+export class PublishRejected extends Error {
+  override name = 'PublishRejected';
+
+  constructor(
+    readonly field: string,
+    readonly constraint: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function requireIdentifier(field: string, value: string): void {
+  if (!IDENTIFIER_PATTERN.test(value)) throw new PublishRejected(field, 'matches', `${field} must match ${IDENTIFIER_PATTERN.source}`);
+}
+
 /**
- * Server-side publishing for host applications (PROTOCOL.md §8). Everything goes through
- * the broker, so the same call reaches every node once Redis is configured.
+ * Server-side publishing for host applications (PROTOCOL.md §8), the one place that
+ * knows what each namespace accepts. Everything goes through the broker, so the same call
+ * reaches every node once Redis is configured.
  */
 @Injectable()
 export class RealtimePublisher {
@@ -26,14 +54,40 @@ export class RealtimePublisher {
 
   /** `tracking.update` to the subscribers of `trackingId`; the id is added to `data`. */
   async trackingUpdate(trackingId: string, data: PushData): Promise<void> {
-    assertIdentifier('trackingId', trackingId);
-    await this.broker.publish({
-      type: 'topic',
-      namespace: 'tracking',
-      topic: trackingId,
-      event: 'tracking.update',
-      data: { ...data, trackingId },
-    });
+    requireIdentifier('topic', trackingId);
+    await this.broker.publish({ type: 'topic', namespace: 'tracking', topics: [trackingId], event: 'tracking.update', data: { ...data, trackingId } });
+  }
+
+  /** `project.update` to the subscribers of `projectId`; the id is added to `data`. */
+  async projectUpdate(projectId: string, data: PushData): Promise<void> {
+    requireIdentifier('topic', projectId);
+    await this.broker.publish({ type: 'topic', namespace: 'projects', topics: [projectId], event: 'project.update', data: { ...data, projectId } });
+  }
+
+  /** `notification` to every subscribed connection of each user (1..1000 users). */
+  async notify(userIds: readonly string[], data: PushData): Promise<void> {
+    if (userIds.length < 1 || userIds.length > MAX_NOTIFICATION_USERS) {
+      throw new PublishRejected('userIds', 'arrayLength', `userIds must list 1 to ${MAX_NOTIFICATION_USERS} users`);
+    }
+    await this.broker.publish({ type: 'topic', namespace: 'notifications', topics: [...new Set(userIds)], event: 'notification', data });
+  }
+
+  /** A `mololink.*` event to its targets only; no target is an error, never a broadcast (finding 18). */
+  async mololink(target: MololinkTarget, event: string, data: PushData): Promise<void> {
+    if (!MOLOLINK_EVENT_PATTERN.test(event)) {
+      throw new PublishRejected('event', 'matches', `event must match ${MOLOLINK_EVENT_PATTERN.source}`);
+    }
+    const userIds = target.userIds ?? [];
+    const roles = target.roles ?? [];
+    if (target.all === true) {
+      if (userIds.length > 0 || roles.length > 0) throw new PublishRejected('all', 'exclusive', 'all cannot be combined with userIds or roles');
+      await this.broker.publish({ type: 'namespace', namespace: 'mololink', event, data });
+      return;
+    }
+    if (userIds.length === 0 && roles.length === 0) {
+      throw new PublishRejected('userIds', 'target', 'a mololink publish needs userIds, roles or all: true');
+    }
+    await this.broker.publish({ type: 'targeted', namespace: 'mololink', userIds, roles, event, data });
   }
 
   /** `system.announcement` to every connection on /ws/main. */
@@ -51,14 +105,13 @@ export class RealtimePublisher {
    * closes what it matches with 4401 at once.
    */
   async revoke(revocation: Revocation): Promise<void> {
+    if (revocation.jti === undefined && revocation.userId === undefined) {
+      throw new PublishRejected('jti', 'isDefined', 'jti or userId is required');
+    }
     const now = Date.now();
     const until = now + this.config.revocationTtlMs;
     if (revocation.jti !== undefined) await this.revocations.revokeToken(revocation.jti, until);
     if (revocation.userId !== undefined) await this.revocations.revokeUser(revocation.userId, now, until);
     await this.broker.publish({ type: 'close', jti: revocation.jti, userId: revocation.userId });
   }
-}
-
-function assertIdentifier(name: string, value: string): void {
-  if (!IDENTIFIER_PATTERN.test(value)) throw new RangeError(`${name} must match ${IDENTIFIER_PATTERN.source}`);
 }

@@ -20,6 +20,8 @@ export interface Stats {
   limiter: { users: number; anonymousIps: number };
   handshakeIps: number;
   lifecycle: { heartbeatTerminations: number; timers: number };
+  activity: { buffered: number; flushed: number; dropped: number };
+  chat: { commodities: number; messages: number };
   heapUsed: number;
 }
 

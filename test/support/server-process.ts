@@ -6,7 +6,12 @@
 import 'reflect-metadata';
 import type { INestApplication, Provider } from '@nestjs/common';
 import {
+  ACTIVITY_SINK,
+  type ActivityItem,
+  ActivityBuffer,
   bootstrapRealtimeApp,
+  CHAT_HISTORY_STORE,
+  type ChatHistoryStore,
   ConnectionLifecycle,
   ConnectionRegistry,
   InMemoryRevocationStore,
@@ -22,6 +27,8 @@ export interface HarnessConfig {
   readonly options: RealtimeOptions;
   /** Fault injection: the revocation store throws for this user id. */
   readonly failingRevocationUser?: string;
+  /** `throwing`: every activity write fails; `recording`: each batch is printed as `{"activityBatch":[...]}`. */
+  readonly activitySink?: 'throwing' | 'recording';
 }
 
 export type HarnessRequest =
@@ -30,7 +37,12 @@ export type HarnessRequest =
   | { readonly seq: number; readonly cmd: 'trackingUpdate'; readonly trackingId: string; readonly data: Record<string, unknown> }
   | { readonly seq: number; readonly cmd: 'announce'; readonly data: Record<string, unknown> }
   | { readonly seq: number; readonly cmd: 'disconnectUser'; readonly userId: string }
-  | { readonly seq: number; readonly cmd: 'revoke'; readonly jti?: string; readonly userId?: string };
+  | { readonly seq: number; readonly cmd: 'revoke'; readonly jti?: string; readonly userId?: string }
+  /** Calls any RealtimePublisher method, e.g. `{cmd:'publish', method:'notify', args:[['u1'], {n:1}]}`. */
+  | { readonly seq: number; readonly cmd: 'publish'; readonly method: PublisherMethod; readonly args: unknown[] }
+  | { readonly seq: number; readonly cmd: 'flushActivity' };
+
+type PublisherMethod = 'trackingUpdate' | 'projectUpdate' | 'notify' | 'mololink' | 'announce' | 'disconnectUser' | 'revoke';
 
 class FailingRevocationStore extends InMemoryRevocationStore {
   constructor(private readonly failingUser: string) {
@@ -50,6 +62,14 @@ async function main(): Promise<void> {
     const user = config.failingRevocationUser;
     overrides.push({ provide: REVOCATION_STORE, useFactory: () => new FailingRevocationStore(user) });
   }
+  if (config.activitySink === 'throwing') {
+    overrides.push({ provide: ACTIVITY_SINK, useValue: { write: async () => Promise.reject(new Error('sink down')) } });
+  } else if (config.activitySink === 'recording') {
+    overrides.push({
+      provide: ACTIVITY_SINK,
+      useValue: { write: async (items: readonly ActivityItem[]) => void process.stdout.write(JSON.stringify({ activityBatch: items }) + '\n') },
+    });
+  }
   const app: INestApplication = await bootstrapRealtimeApp({ env: {}, ...config.options }, { port: 0, host: '127.0.0.1' }, { overrides });
   const address = app.getHttpServer().address() as { port: number };
   const publisher = app.get(RealtimePublisher);
@@ -60,8 +80,11 @@ async function main(): Promise<void> {
     limiter: app.get(ConnectionLimiter).sizes(),
     handshakeIps: app.get(HandshakeRateLimiter).size,
     lifecycle: app.get(ConnectionLifecycle).stats(),
+    activity: app.get(ActivityBuffer).stats(),
     heapUsed: process.memoryUsage().heapUsed,
   });
+
+  const chat = app.get<symbol, ChatHistoryStore>(CHAT_HISTORY_STORE);
 
   process.on('message', (raw: HarnessRequest) => {
     const answer = (result: unknown) => process.send?.({ seq: raw.seq, result });
@@ -69,7 +92,11 @@ async function main(): Promise<void> {
     const run = async (): Promise<unknown> => {
       switch (raw.cmd) {
         case 'stats':
-          return stats();
+          return { ...stats(), chat: await chat.sizes() };
+        case 'publish':
+          return (publisher[raw.method] as (...args: unknown[]) => Promise<void>)(...raw.args);
+        case 'flushActivity':
+          return app.get(ActivityBuffer).flush();
         case 'trackingUpdate':
           return publisher.trackingUpdate(raw.trackingId, raw.data);
         case 'announce':

@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type { WsResponse } from '@nestjs/websockets';
+import { REALTIME_CONFIG } from '../realtime.constants.js';
+import type { RealtimeConfig } from '../config/realtime-options.js';
+import { REALTIME_AUTHORIZATION, type RealtimeAuthorization } from '../auth/realtime-authorization.js';
+import type { RealtimeSocket } from '../connection/client-session.js';
+import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
+import { BROKER, type Broker } from '../publishing/broker.js';
+import { NamespaceSubscriptions } from '../subscriptions/namespace-subscriptions.js';
+import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
+import { CHAT_HISTORY_STORE, type ChatHistoryStore, type ChatMessage } from './chat-history.store.js';
+
+/** `commodity.joined` returns at most this many messages (PROTOCOL.md §5). */
+export const JOIN_HISTORY_LIMIT = 50;
+/** How often expired history is swept, at most. */
+const MAX_SWEEP_INTERVAL_MS = 60_000;
+
+/** Commodity chat rooms (topic = commodityId) with bounded history (finding 8). */
+@Injectable()
+export class CommodityChat extends NamespaceSubscriptions implements OnApplicationShutdown {
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    @Inject(SubscriptionRegistry) registry: SubscriptionRegistry,
+    @Inject(REALTIME_AUTHORIZATION) authorization: RealtimeAuthorization,
+    @Inject(BROKER) private readonly broker: Broker,
+    @Inject(CHAT_HISTORY_STORE) private readonly history: ChatHistoryStore,
+    @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+    @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
+  ) {
+    super('commodity', registry, authorization);
+    this.sweeper = setInterval(
+      () => this.history.sweep().catch((err: unknown) => this.logger.warn('chat history sweep failed', describeError(err))),
+      Math.min(config.chatHistoryTtlMs, MAX_SWEEP_INTERVAL_MS),
+    );
+    this.sweeper.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.sweeper);
+  }
+
+  async join(socket: RealtimeSocket, commodityId: number): Promise<ChatMessage[]> {
+    await this.subscribe(socket, String(commodityId));
+    return this.history.recent(commodityId, Math.min(JOIN_HISTORY_LIMIT, this.config.chatHistorySize));
+  }
+
+  leave(socket: RealtimeSocket, commodityId: number): void {
+    this.unsubscribe(socket, String(commodityId));
+  }
+
+  /** Stores then fans out to every member, the sender included; returns the stored message. */
+  async send(socket: RealtimeSocket, commodityId: number, text: string): Promise<ChatMessage> {
+    const topic = String(commodityId);
+    this.assertMember(socket, topic);
+    const identity = socket.session.identity!;
+    const message: ChatMessage = {
+      id: randomUUID(),
+      commodityId,
+      userId: identity.userId,
+      username: identity.username,
+      text,
+      timestamp: new Date().toISOString(),
+    };
+    await this.history.append(message);
+    await this.broker.publish({ type: 'topic', namespace: this.namespace, topics: [topic], event: 'commodity.message', data: { ...message } });
+    return message;
+  }
+
+  protected droppedFrame(topic: string): WsResponse<Record<string, unknown>> {
+    return { event: 'commodity.left', data: { commodityId: Number(topic) } };
+  }
+}

@@ -1,0 +1,61 @@
+import { IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IDENTIFIER_PATTERN } from '../../protocol/events.js';
+import { MaxJsonBytes, NoControlChars } from './text.validators.js';
+
+const identifierMessage = (field: string) => `${field} must match ${IDENTIFIER_PATTERN.source}`;
+
+export class NotificationsSubscribeDto {
+  @IsOptional()
+  @IsString()
+  @Length(1, 256)
+  userId?: string;
+}
+
+export class ProjectIdDto {
+  @IsString()
+  @Matches(IDENTIFIER_PATTERN, { message: identifierMessage('projectId') })
+  projectId!: string;
+}
+
+export class RoomIdDto {
+  @IsString()
+  @Matches(IDENTIFIER_PATTERN, { message: identifierMessage('roomId') })
+  roomId!: string;
+}
+
+/** Room broadcast: `data` is an object of at most 16 KiB (PROTOCOL.md §5). */
+export class RoomBroadcastDto extends RoomIdDto {
+  @IsObject()
+  @MaxJsonBytes(16 * 1024)
+  data!: Record<string, unknown>;
+}
+
+export class CommodityIdDto {
+  @IsInt()
+  @Min(1)
+  @Max(2147483647)
+  commodityId!: number;
+}
+
+export class CommodityMessageDto extends CommodityIdDto {
+  @IsString()
+  @Length(1, 2000)
+  @NoControlChars()
+  text!: string;
+}
+
+export class ActivityReportDto {
+  @IsString()
+  @Matches(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'type must match ^[A-Za-z0-9_.:-]{1,64}$' })
+  type!: string;
+
+  @IsOptional()
+  @IsString()
+  @Length(1, 256)
+  @NoControlChars()
+  target?: string;
+
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, unknown>;
+}

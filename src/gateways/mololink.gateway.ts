@@ -1,0 +1,12 @@
+import { Inject } from '@nestjs/common';
+import { SessionAuthService } from '../session/session-auth.service.js';
+import { RealtimeGateway } from './realtime.gateway.js';
+import { RealtimeNamespace } from './realtime-namespace.decorator.js';
+
+/** /ws/mololink: session events only; `mololink.*` pushes reach just the targeted users and roles. */
+@RealtimeNamespace('mololink')
+export class MololinkGateway extends RealtimeGateway {
+  constructor(@Inject(SessionAuthService) sessionAuth: SessionAuthService) {
+    super(sessionAuth);
+  }
+}
