@@ -13,6 +13,7 @@ import { ConnectionLimiter } from './connection/connection-limiter.js';
 import { ConnectionRegistry } from './connection/connection-registry.js';
 import { DrainState } from './connection/drain-state.js';
 import { HandshakeRateLimiter } from './connection/handshake-rate-limiter.js';
+import { InMemoryUserConnectionCounter, USER_CONNECTION_COUNTER } from './connection/user-connection-counter.js';
 import { ShutdownService } from './connection/shutdown.service.js';
 import { WsExceptionFilter } from './filters/ws-exception.filter.js';
 import { MainGateway } from './gateways/main.gateway.js';
@@ -32,6 +33,7 @@ import { TrackingSubscriptions } from './subscriptions/tracking-subscriptions.se
 import { ProjectSubscriptions } from './subscriptions/project-subscriptions.service.js';
 import { NotificationSubscriptions } from './subscriptions/notification-subscriptions.service.js';
 import { CollaborationRooms } from './subscriptions/collaboration-rooms.service.js';
+import { InMemoryRoomPresenceStore, ROOM_PRESENCE_STORE } from './subscriptions/room-presence.store.js';
 import { ActivitySubscriptions } from './subscriptions/activity-subscriptions.service.js';
 import type { NamespaceSubscriptions } from './subscriptions/namespace-subscriptions.js';
 import { CommodityChat } from './chat/commodity-chat.service.js';
@@ -100,6 +102,7 @@ const SERVICES: Provider[] = [
     useFactory: (config: RealtimeConfig) => new RealtimeLogger(config.logLevel),
   },
   { provide: REVOCATION_STORE, useFactory: () => new InMemoryRevocationStore() },
+  { provide: USER_CONNECTION_COUNTER, useFactory: () => new InMemoryUserConnectionCounter() },
   { provide: BROKER, useFactory: () => new InMemoryBroker() },
   { provide: REALTIME_AUTHORIZATION, useClass: DefaultRealtimeAuthorization },
   {
@@ -113,6 +116,7 @@ const SERVICES: Provider[] = [
       }),
   },
   { provide: ACTIVITY_SINK, useClass: BroadcastActivitySink },
+  { provide: ROOM_PRESENCE_STORE, useFactory: () => new InMemoryRoomPresenceStore() },
   {
     provide: IDENTITY_REFRESH_LISTENERS,
     inject: NAMESPACE_SUBSCRIPTIONS,

@@ -24,6 +24,8 @@ export interface HandshakeAcceptance {
   readonly namespace: NamespaceDefinition;
   readonly ip: string;
   readonly identity?: Identity;
+  /** The per-user slot's lease, when authenticated at the handshake. */
+  readonly leaseId?: string;
   /** Gives back the connection slot taken for this handshake if the upgrade never completes. */
   readonly release: () => void;
 }
@@ -102,8 +104,9 @@ export class HandshakeService {
 
     if (identity) {
       const userId = identity.userId;
-      if (!this.limiter.tryAcquireUser(userId)) return this.capReached(namespace, ip);
-      return { accepted: true, namespace, ip, identity, release: () => this.limiter.releaseUser(userId) };
+      const leaseId = await this.limiter.acquireUser(userId);
+      if (leaseId === undefined) return this.capReached(namespace, ip);
+      return { accepted: true, namespace, ip, identity, leaseId, release: () => this.limiter.releaseUser(userId, leaseId) };
     }
     if (!this.limiter.tryAcquireAnonymous(ip)) return this.capReached(namespace, ip);
     return { accepted: true, namespace, ip, release: () => this.limiter.releaseAnonymous(ip) };

@@ -152,7 +152,7 @@ export class RealtimeWsAdapter extends WsAdapter {
     server.handleUpgrade(request, socket, head, (ws) => {
       opened = true;
       const realtimeSocket = ws as RealtimeSocket;
-      lifecycle.open(realtimeSocket, { namespace: decision.namespace, ip: decision.ip, identity: decision.identity });
+      lifecycle.open(realtimeSocket, decision);
       server.emit('connection', realtimeSocket, request);
     });
   }

@@ -24,6 +24,8 @@ const STRIKE_WINDOW_MS = 60_000;
 export class ClientSession {
   state: AuthState;
   identity: Identity | undefined;
+  /** Lease of the per-user connection slot while authenticated. */
+  leaseId: string | undefined;
   /** Set once the close handler has run; late async work checks it and stops. */
   closed = false;
   awaitingPong = false;
@@ -45,10 +47,12 @@ export class ClientSession {
     readonly ip: string,
     readonly openedAt: number,
     identity: Identity | undefined,
+    leaseId: string | undefined,
     readonly limits: SessionLimits,
     tasks: { heartbeat: () => void; deadline: () => void; expiring: () => void },
   ) {
     this.identity = identity;
+    this.leaseId = leaseId;
     this.state = identity ? 'authenticated' : namespace.authRequired ? 'pending' : 'anonymous';
     this.invalidFrames = new StrikeCounter(limits.maxInvalidFrames, STRIKE_WINDOW_MS);
     this.rateStrikes = new StrikeCounter(limits.maxRateLimitStrikes, STRIKE_WINDOW_MS);

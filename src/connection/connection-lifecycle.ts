@@ -20,6 +20,7 @@ export interface OpenConnection {
   readonly namespace: NamespaceDefinition;
   readonly ip: string;
   readonly identity?: Identity;
+  readonly leaseId?: string;
 }
 
 export interface LifecycleStats {
@@ -64,6 +65,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
       init.ip,
       now,
       init.identity,
+      init.leaseId,
       {
         maxBufferedBytes: this.config.maxBufferedBytes,
         maxInvalidFrames: this.config.maxInvalidFrames,
@@ -109,10 +111,11 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   }
 
   /** A pending or anonymous connection proved who it is (in-band `auth`). */
-  promote(socket: RealtimeSocket, identity: Identity): void {
+  promote(socket: RealtimeSocket, identity: Identity, leaseId: string): void {
     const session = socket.session;
     this.limiter.releaseAnonymous(session.ip);
     session.identity = identity;
+    session.leaseId = leaseId;
     session.state = 'authenticated';
     this.registry.indexUser(socket, identity.userId);
     this.scheduleExpiry(session);
@@ -222,7 +225,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     this.wheel.cancel(session.deadlineTask);
     this.wheel.cancel(session.expiringTask);
     this.registry.remove(socket);
-    if (session.userId !== undefined) this.limiter.releaseUser(session.userId);
+    if (session.userId !== undefined && session.leaseId !== undefined) this.limiter.releaseUser(session.userId, session.leaseId);
     else this.limiter.releaseAnonymous(session.ip);
     session.rateBuckets.clear();
     this.logger.debug('connection closed', { connectionId: session.id, namespace: session.namespace.name, durationMs: Date.now() - session.openedAt });

@@ -1,49 +1,46 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
+import { USER_CONNECTION_COUNTER, type UserConnectionCounter } from './user-connection-counter.js';
 
 /**
- * Connection caps of PROTOCOL.md §2.7: per user over all paths (finding 12), and
- * anonymous-plus-pending per IP. Counts exist only while connections hold them.
+ * Connection caps of PROTOCOL.md §2.7: per user over all paths and nodes (finding 12,
+ * through the `UserConnectionCounter`), and anonymous-plus-pending per IP on this node.
+ * Counts exist only while connections hold them.
  */
 @Injectable()
 export class ConnectionLimiter {
-  private readonly users = new Map<string, number>();
   private readonly anonymousIps = new Map<string, number>();
 
-  constructor(@Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig) {}
+  constructor(
+    @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+    @Inject(USER_CONNECTION_COUNTER) private readonly users: UserConnectionCounter,
+  ) {}
 
-  tryAcquireUser(userId: string): boolean {
-    return acquire(this.users, userId, this.config.maxConnectionsPerUser);
+  /** Returns the lease id of the slot, or undefined when the user is at the cap. */
+  acquireUser(userId: string): Promise<string | undefined> {
+    return this.users.acquire(userId, this.config.maxConnectionsPerUser);
   }
 
-  releaseUser(userId: string): void {
-    release(this.users, userId);
+  releaseUser(userId: string, leaseId: string): void {
+    this.users.release(userId, leaseId);
   }
 
   tryAcquireAnonymous(ip: string): boolean {
-    return acquire(this.anonymousIps, ip, this.config.maxAnonConnectionsPerIp);
+    const current = this.anonymousIps.get(ip) ?? 0;
+    if (current >= this.config.maxAnonConnectionsPerIp) return false;
+    this.anonymousIps.set(ip, current + 1);
+    return true;
   }
 
   releaseAnonymous(ip: string): void {
-    release(this.anonymousIps, ip);
+    const current = this.anonymousIps.get(ip);
+    if (current === undefined) return;
+    if (current <= 1) this.anonymousIps.delete(ip);
+    else this.anonymousIps.set(ip, current - 1);
   }
 
   sizes(): { users: number; anonymousIps: number } {
-    return { users: this.users.size, anonymousIps: this.anonymousIps.size };
+    return { users: this.users.localUsers(), anonymousIps: this.anonymousIps.size };
   }
-}
-
-function acquire(counts: Map<string, number>, key: string, max: number): boolean {
-  const current = counts.get(key) ?? 0;
-  if (current >= max) return false;
-  counts.set(key, current + 1);
-  return true;
-}
-
-function release(counts: Map<string, number>, key: string): void {
-  const current = counts.get(key);
-  if (current === undefined) return;
-  if (current <= 1) counts.delete(key);
-  else counts.set(key, current - 1);
 }

@@ -38,10 +38,17 @@ export class SessionAuthService {
     if (session.authenticated) {
       return this.applyRefresh(socket, identity);
     }
-    if (!this.limiter.tryAcquireUser(identity.userId)) {
+    const leaseId = await this.limiter.acquireUser(identity.userId);
+    if (leaseId === undefined) {
       throw RealtimeException.limitExceeded('Too many connections for this user', CloseCode.RATE_LIMIT_ABUSE);
     }
-    this.lifecycle.promote(socket, identity);
+    if (session.closed || session.authenticated) {
+      // Closed, or a concurrent `auth` won the race while the slot was being taken.
+      this.limiter.releaseUser(identity.userId, leaseId);
+      if (session.closed) return undefined;
+      return this.applyRefresh(socket, identity);
+    }
+    this.lifecycle.promote(socket, identity, leaseId);
     return {
       event: SessionEvent.AUTH_OK,
       data: { userId: identity.userId, expiresAt: new Date(identity.expiresAt).toISOString() },

@@ -5,19 +5,17 @@ import type { RealtimeConfig } from '../config/realtime-options.js';
 import { REALTIME_AUTHORIZATION, type RealtimeAuthorization } from '../auth/realtime-authorization.js';
 import type { RealtimeSocket } from '../connection/client-session.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
+import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { BROKER, type Broker } from '../publishing/broker.js';
 import { NamespaceSubscriptions } from './namespace-subscriptions.js';
+import { ROOM_PRESENCE_STORE, type RoomMember, type RoomPresenceStore } from './room-presence.store.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 
-export interface RoomMember {
-  readonly userId: string;
-  readonly username: string;
-}
-
 /**
- * Collaboration rooms (topic = roomId) with presence per user: `join` when a user's first
- * connection enters, `leave` when the last one goes, on any close path (finding 20: empty
- * rooms vanish with their last member, through the registry).
+ * Collaboration rooms (topic = roomId). Local delivery goes through the registry; who is
+ * in a room across nodes lives in the `RoomPresenceStore`. Presence is per user: `join`
+ * when a user's first connection enters, `leave` when the last one goes, on any close
+ * path (finding 20: empty rooms vanish with their last member).
  */
 @Injectable()
 export class CollaborationRooms extends NamespaceSubscriptions {
@@ -25,20 +23,29 @@ export class CollaborationRooms extends NamespaceSubscriptions {
     @Inject(SubscriptionRegistry) registry: SubscriptionRegistry,
     @Inject(REALTIME_AUTHORIZATION) authorization: RealtimeAuthorization,
     @Inject(BROKER) private readonly broker: Broker,
+    @Inject(ROOM_PRESENCE_STORE) private readonly presenceStore: RoomPresenceStore,
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+    @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
   ) {
     super('collaboration', registry, authorization);
   }
 
-  async join(socket: RealtimeSocket, roomId: string): Promise<RoomMember[]> {
-    if (!this.registry.isSubscribed(socket, roomId)) {
-      if (this.registry.subscribers(this.namespace, roomId).size >= this.config.maxRoomMembers) {
-        throw RealtimeException.limitExceeded('Room is full');
-      }
-      const firstOfUser = !this.userPresent(roomId, socket);
-      if ((await this.subscribe(socket, roomId)) && firstOfUser) this.presence(socket, roomId, 'join');
+  async join(socket: RealtimeSocket, roomId: string): Promise<readonly RoomMember[]> {
+    const member = memberOf(socket);
+    const alreadyIn = this.registry.isSubscribed(socket, roomId);
+    if (!alreadyIn) await this.subscribe(socket, roomId);
+    const result = await this.presenceStore.join(roomId, socket.session.id, member, this.config.maxRoomMembers);
+    if (!result.joined) {
+      this.registry.unsubscribe(socket, roomId);
+      throw RealtimeException.limitExceeded('Room is full');
     }
-    return this.members(roomId);
+    if (socket.session.closed || !this.registry.isSubscribed(socket, roomId)) {
+      // Closed or left while the store answered: undo, so nothing is left behind.
+      await this.presenceStore.leave(roomId, socket.session.id, member.userId);
+      return result.members;
+    }
+    if (result.firstOfUser) this.presence(socket.session.id, member, roomId, 'join');
+    return result.members;
   }
 
   leave(socket: RealtimeSocket, roomId: string): void {
@@ -67,37 +74,27 @@ export class CollaborationRooms extends NamespaceSubscriptions {
 
   /** After a socket left `roomId`: tell the others if its user has no connection left there. */
   protected override afterDrop(socket: RealtimeSocket, roomId: string): void {
-    if (!this.userPresent(roomId, socket)) this.presence(socket, roomId, 'leave');
+    const connectionId = socket.session.id;
+    const member = memberOf(socket);
+    this.presenceStore.leave(roomId, connectionId, member.userId).then(
+      (lastOfUser) => {
+        if (lastOfUser) this.presence(connectionId, member, roomId, 'leave');
+      },
+      (err: unknown) => this.logger.warn('room presence leave failed', describeError(err)),
+    );
   }
 
-  /** Distinct users in the room, one entry per user whatever their number of tabs. */
-  members(roomId: string): RoomMember[] {
-    const byUser = new Map<string, RoomMember>();
-    for (const member of this.registry.subscribers(this.namespace, roomId)) {
-      const m = memberOf(member);
-      if (!byUser.has(m.userId)) byUser.set(m.userId, m);
-    }
-    return [...byUser.values()];
-  }
-
-  /** Whether another connection of the socket's user is in the room. */
-  private userPresent(roomId: string, socket: RealtimeSocket): boolean {
-    const userId = socket.session.userId;
-    for (const member of this.registry.subscribers(this.namespace, roomId)) {
-      if (member !== socket && member.session.userId === userId) return true;
-    }
-    return false;
-  }
-
-  private presence(socket: RealtimeSocket, roomId: string, action: 'join' | 'leave'): void {
-    void this.broker.publish({
-      type: 'topic',
-      namespace: this.namespace,
-      topics: [roomId],
-      event: 'room.presence',
-      data: { roomId, action, user: memberOf(socket) },
-      except: socket.session.id,
-    });
+  private presence(connectionId: string, user: RoomMember, roomId: string, action: 'join' | 'leave'): void {
+    this.broker
+      .publish({
+        type: 'topic',
+        namespace: this.namespace,
+        topics: [roomId],
+        event: 'room.presence',
+        data: { roomId, action, user },
+        except: connectionId,
+      })
+      .catch((err: unknown) => this.logger.warn('room presence publish failed', describeError(err)));
   }
 }
 
