@@ -47,7 +47,14 @@ export class RealtimeWsAdapter extends WsAdapter {
   private readonly servers = new Map<string, WebSocketServer>();
   private attachedTo: Server | undefined;
   private services:
-    | { handshake: HandshakeService; lifecycle: ConnectionLifecycle; dispatcher: FrameDispatcher; logger: RealtimeLogger; config: RealtimeConfig }
+    | {
+        handshake: HandshakeService;
+        lifecycle: ConnectionLifecycle;
+        dispatcher: FrameDispatcher;
+        filter: WsExceptionFilter;
+        logger: RealtimeLogger;
+        config: RealtimeConfig;
+      }
     | undefined;
 
   constructor(private readonly app: INestApplicationContext) {
@@ -81,9 +88,16 @@ export class RealtimeWsAdapter extends WsAdapter {
     handlers: MessageMappingProperties[],
     _transform: (data: unknown) => Observable<unknown>,
   ): void {
-    const { dispatcher, logger } = this.resolveServices();
+    const { dispatcher, logger, filter } = this.resolveServices();
     const routes = new Map<string, BoundHandler>(handlers.map((h) => [h.message as string, h.callback as BoundHandler]));
-    client.on('message', (raw, isBinary) => dispatcher.dispatch(client, raw, isBinary, routes));
+    client.on('message', (raw, isBinary) => {
+      // A throw here would escape ws's listener and kill the process: answer it instead.
+      try {
+        dispatcher.dispatch(client, raw, isBinary, routes);
+      } catch (err) {
+        filter.report(client, err);
+      }
+    });
     client.on('error', (err) => logger.debug('socket error', { connectionId: client.session.id, ...describeError(err) }));
   }
 
@@ -106,6 +120,7 @@ export class RealtimeWsAdapter extends WsAdapter {
         logger: this.app.get(RealtimeLogger, { strict: false }),
         config: this.app.get<symbol, RealtimeConfig>(REALTIME_CONFIG, { strict: false }),
         dispatcher: new FrameDispatcher(filter),
+        filter,
       };
     }
     return this.services;

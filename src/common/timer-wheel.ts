@@ -50,6 +50,7 @@ export class TimerWheel {
   cancel(task: TimerTask): void {
     if (task.slot === undefined) return;
     const bucket = this.slots.get(task.slot);
+    // A bucket being run by tick() is already detached; tick() does the accounting then.
     if (bucket?.delete(task)) {
       this.pending -= 1;
       if (bucket.size === 0) this.slots.delete(task.slot);
@@ -81,8 +82,11 @@ export class TimerWheel {
       if (!bucket) continue;
       this.slots.delete(this.processedUpTo);
       for (const task of bucket) {
-        task.slot = undefined;
+        // Every entry of the detached bucket is accounted for here; a task cancelled or
+        // moved by an earlier task of this slot no longer points at it and is skipped.
         this.pending -= 1;
+        if (task.slot !== this.processedUpTo) continue;
+        task.slot = undefined;
         try {
           task.run();
         } catch (err) {

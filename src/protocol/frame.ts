@@ -21,12 +21,20 @@ const MAX_EVENT_LENGTH = 128;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const FORBIDDEN_HINT = /__proto__|constructor|prototype/;
 
-/** True when `value` holds a forbidden key at any depth. */
+/** True when `value` holds a forbidden key at any depth. Iterative: deep nesting cannot overflow the stack. */
 function hasForbiddenKey(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return false;
-  if (Array.isArray(value)) return value.some(hasForbiddenKey);
-  for (const key of Object.keys(value)) {
-    if (FORBIDDEN_KEYS.has(key) || hasForbiddenKey((value as Record<string, unknown>)[key])) return true;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const current = stack.pop();
+    if (current === null || typeof current !== 'object') continue;
+    if (Array.isArray(current)) {
+      for (const item of current) stack.push(item);
+      continue;
+    }
+    for (const key of Object.keys(current)) {
+      if (FORBIDDEN_KEYS.has(key)) return true;
+      stack.push((current as Record<string, unknown>)[key]);
+    }
   }
   return false;
 }
