@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { RealtimeWsAdapter } from './adapter/realtime-ws.adapter.js';
 import type { RealtimeOptions } from './config/realtime-options.js';
+import { NestJsonLogger, RealtimeLogger } from './logging/realtime-logger.js';
 import { type RealtimeExtensions, RealtimeModule } from './realtime.module.js';
 
 export interface BootstrapOptions {
@@ -19,7 +20,8 @@ export async function bootstrapRealtimeApp(
   listen: BootstrapOptions,
   extensions: RealtimeExtensions = {},
 ): Promise<INestApplication> {
-  const app = await NestFactory.create(RealtimeModule.forRoot(options, extensions), { logger: ['error', 'warn'], abortOnError: false });
+  const app = await NestFactory.create(RealtimeModule.forRoot(options, extensions), { bufferLogs: true, abortOnError: false });
+  app.useLogger(new NestJsonLogger(app.get(RealtimeLogger)));
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.listen(listen.port, listen.host ?? '0.0.0.0');

@@ -26,3 +26,8 @@ export { REALTIME_AUTHORIZATION, type RealtimeAuthorization, DefaultRealtimeAuth
 export { CHAT_HISTORY_STORE, type ChatHistoryStore, type ChatMessage, InMemoryChatHistoryStore } from './chat/chat-history.store.js';
 export { ACTIVITY_SINK, type ActivitySink, type ActivityItem } from './activity/activity-sink.js';
 export { ActivityBuffer } from './activity/activity-buffer.js';
+export { AlertMonitor, type AlertEvent, type AlertName, type AlertListener } from './observability/alert-monitor.js';
+export { RealtimeMetrics } from './observability/realtime-metrics.js';
+export { READINESS_INDICATORS, type ReadinessIndicator } from './http/readiness-indicator.js';
+export { RealtimeLogger, NestJsonLogger } from './logging/realtime-logger.js';
+export type { AlertThresholds } from './config/realtime-options.js';

@@ -20,6 +20,13 @@ import { MainGateway } from './gateways/main.gateway.js';
 import { TrackingGateway } from './gateways/tracking.gateway.js';
 import { THROTTLER_ANONYMOUS, THROTTLER_AUTHENTICATED } from './guards/ws-throttler.guard.js';
 import { HealthController } from './http/health.controller.js';
+import { MetricsController } from './http/metrics.controller.js';
+import { READINESS_INDICATORS } from './http/readiness-indicator.js';
+import { AlertMonitor } from './observability/alert-monitor.js';
+import { GatewayServers } from './observability/gateway-servers.js';
+import { MetricsSources } from './observability/metrics-sources.js';
+import { RealtimeMetrics } from './observability/realtime-metrics.js';
+import { SecurityAuditLog } from './observability/security-audit-log.js';
 import { RealtimeApiController } from './http/realtime-api.controller.js';
 import { RealtimeLogger } from './logging/realtime-logger.js';
 import { BROKER, InMemoryBroker } from './publishing/broker.js';
@@ -99,7 +106,7 @@ const SERVICES: Provider[] = [
   {
     provide: RealtimeLogger,
     inject: [REALTIME_CONFIG],
-    useFactory: (config: RealtimeConfig) => new RealtimeLogger(config.logLevel),
+    useFactory: (config: RealtimeConfig) => RealtimeLogger.create(config.logLevel),
   },
   { provide: REVOCATION_STORE, useFactory: () => new InMemoryRevocationStore() },
   { provide: USER_CONNECTION_COUNTER, useFactory: () => new InMemoryUserConnectionCounter() },
@@ -117,6 +124,12 @@ const SERVICES: Provider[] = [
   },
   { provide: ACTIVITY_SINK, useClass: BroadcastActivitySink },
   { provide: ROOM_PRESENCE_STORE, useFactory: () => new InMemoryRoomPresenceStore() },
+  { provide: READINESS_INDICATORS, useValue: [] },
+  RealtimeMetrics,
+  SecurityAuditLog,
+  AlertMonitor,
+  GatewayServers,
+  MetricsSources,
   {
     provide: IDENTITY_REFRESH_LISTENERS,
     inject: NAMESPACE_SUBSCRIPTIONS,
@@ -153,6 +166,8 @@ const EXPORTS = [
   ConnectionRegistry,
   ConnectionLifecycle,
   ActivityBuffer,
+  AlertMonitor,
+  RealtimeMetrics,
   REVOCATION_STORE,
   BROKER,
   CHAT_HISTORY_STORE,
@@ -199,7 +214,7 @@ export class RealtimeModule implements OnModuleInit {
           ],
         }),
       ],
-      controllers: [HealthController, RealtimeApiController],
+      controllers: [HealthController, RealtimeApiController, MetricsController],
       // Later providers win over earlier ones with the same token.
       providers: [...SERVICES, ...(extensions.overrides ?? [])],
       exports: [...EXPORTS, configModule],

@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
+import { RealtimeMetrics } from '../observability/realtime-metrics.js';
 import { ACTIVITY_SINK, type ActivityItem, type ActivitySink } from './activity-sink.js';
 
 export interface ActivityBufferStats {
@@ -28,6 +29,7 @@ export class ActivityBuffer implements OnApplicationShutdown {
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
     @Inject(ACTIVITY_SINK) private readonly sink: ActivitySink,
     @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
+    @Inject(RealtimeMetrics) private readonly metrics: RealtimeMetrics,
   ) {
     this.timer = setInterval(() => void this.flush(), config.activityFlushIntervalMs);
     this.timer.unref();
@@ -36,6 +38,7 @@ export class ActivityBuffer implements OnApplicationShutdown {
   add(item: ActivityItem): void {
     if (this.items.length >= this.config.activityBufferMax) {
       this.dropped += 1;
+      this.metrics.activityDropped.inc();
       return;
     }
     this.items.push(item);
@@ -71,6 +74,7 @@ export class ActivityBuffer implements OnApplicationShutdown {
       this.flushed += batch.length;
     } catch (err) {
       this.dropped += batch.length;
+      this.metrics.activityDropped.inc(batch.length);
       this.logger.warn('activity sink failed; batch dropped', { items: batch.length, ...describeError(err) });
     }
   }

@@ -4,6 +4,10 @@ import { RealtimeException } from '../errors/realtime.exception.js';
 import type { WsExceptionFilter } from '../filters/ws-exception.filter.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { parseFrame, type InboundFrame } from '../protocol/frame.js';
+import type { RealtimeMetrics } from '../observability/realtime-metrics.js';
+
+/** Label for inbound frames that never reached a handler. */
+const UNROUTED = 'unknown';
 
 /** A gateway handler as Nest prepares it: guards, pipes and filter already wrapped around. */
 export type BoundHandler = (data: Record<string, unknown>, frame: InboundFrame) => unknown;
@@ -28,42 +32,59 @@ function byteLength(raw: RawData): number {
  * exception filter, which answers with the standard envelope.
  */
 export class FrameDispatcher {
-  constructor(private readonly filter: WsExceptionFilter) {}
+  constructor(
+    private readonly filter: WsExceptionFilter,
+    private readonly metrics: RealtimeMetrics,
+  ) {}
 
   dispatch(socket: RealtimeSocket, raw: RawData, isBinary: boolean, handlers: ReadonlyMap<string, BoundHandler>): void {
     if (socket.session.closed) return;
+    const namespace = socket.session.namespace.name;
     if (isBinary) {
+      this.metrics.framesIn.inc({ namespace, event: UNROUTED });
       this.filter.report(socket, new RealtimeException(ErrorCode.INVALID_MESSAGE, { message: 'Binary frames are not accepted' }));
       return;
     }
     const text = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
     const parsed = parseFrame(text, byteLength(raw));
     if (!parsed.ok) {
+      this.metrics.framesIn.inc({ namespace, event: UNROUTED });
       this.filter.report(socket, new RealtimeException(parsed.code, { message: parsed.message }), { event: parsed.event, id: parsed.id });
       return;
     }
     const frame = parsed.frame;
     const handler = handlers.get(frame.event);
     if (!handler) {
+      this.metrics.framesIn.inc({ namespace, event: UNROUTED });
       this.filter.report(socket, new RealtimeException(ErrorCode.UNKNOWN_EVENT, { message: `Unknown event on /ws/${socket.session.namespace.name}` }), frame);
       return;
     }
+    const labels = { namespace, event: frame.event };
+    this.metrics.framesIn.inc(labels);
+    const stopTimer = this.metrics.handlerDuration.startTimer(labels);
     let result: unknown;
     try {
       result = handler(frame.data, frame);
     } catch (err) {
       this.filter.report(socket, err, frame);
+      stopTimer();
       return;
     }
     Promise.resolve(result).then(
-      (value) => this.reply(socket, value, frame),
-      (err: unknown) => this.filter.report(socket, err, frame),
+      (value) => {
+        this.reply(socket, value, frame);
+        stopTimer();
+      },
+      (err: unknown) => {
+        this.filter.report(socket, err, frame);
+        stopTimer();
+      },
     );
   }
 
   private reply(socket: RealtimeSocket, value: unknown, frame: InboundFrame): void {
     if (!isReply(value) || socket.session.closed) return;
     const message = frame.id === undefined ? { event: value.event, data: value.data ?? {} } : { event: value.event, data: value.data ?? {}, id: frame.id };
-    socket.sendFrame(JSON.stringify(message));
+    if (socket.sendFrame(JSON.stringify(message))) this.metrics.framesOut.inc({ namespace: socket.session.namespace.name, event: value.event });
   }
 }

@@ -10,6 +10,8 @@ import { ConnectionLimiter } from '../connection/connection-limiter.js';
 import { DrainState } from '../connection/drain-state.js';
 import { HandshakeRateLimiter } from '../connection/handshake-rate-limiter.js';
 import { RealtimeLogger } from '../logging/realtime-logger.js';
+import { RealtimeMetrics, UNKNOWN_NAMESPACE } from '../observability/realtime-metrics.js';
+import { type AuditEventKind, SecurityAuditLog } from '../observability/security-audit-log.js';
 import type { HttpRejectionStatus } from '../protocol/error-codes.js';
 import { namespaceByPath, type NamespaceDefinition } from '../protocol/namespaces.js';
 
@@ -32,15 +34,10 @@ export interface HandshakeAcceptance {
 
 export type HandshakeDecision = HandshakeRejection | HandshakeAcceptance;
 
-const reject = (status: HttpRejectionStatus, retryAfterSec?: number): HandshakeRejection => ({
-  accepted: false,
-  status,
-  retryAfterSec,
-});
-
 /**
  * The checks of PROTOCOL.md §2, in contract order, made on the HTTP upgrade before any
  * WebSocket exists: drain 503, path 404, Origin 403, rate 429, credentials 401, caps 429.
+ * Each refusal is counted, and the security-relevant ones go to the audit log.
  */
 @Injectable()
 export class HandshakeService {
@@ -51,30 +48,30 @@ export class HandshakeService {
     @Inject(TokenVerifier) private readonly verifier: TokenVerifier,
     @Inject(ConnectionLimiter) private readonly limiter: ConnectionLimiter,
     @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
+    @Inject(RealtimeMetrics) private readonly metrics: RealtimeMetrics,
+    @Inject(SecurityAuditLog) private readonly audit: SecurityAuditLog,
   ) {}
 
   async evaluate(request: IncomingMessage, serves: (path: string) => boolean): Promise<HandshakeDecision> {
-    if (this.drain.isDraining) return reject(503);
+    if (this.drain.isDraining) return this.reject(503, undefined);
 
     let url: URL;
     try {
       url = new URL(request.url ?? '/', 'http://localhost');
     } catch {
-      return reject(404);
+      return this.reject(404, undefined);
     }
     const namespace = namespaceByPath(url.pathname);
-    if (!namespace || !serves(namespace.path)) return reject(404);
+    if (!namespace || !serves(namespace.path)) return this.reject(404, undefined);
 
     const ip = clientIp(request, this.config.trustProxy);
     if (!this.originAllowed(request)) {
-      this.logger.warn('handshake rejected: origin not allowed', { namespace: namespace.name, ip: this.logger.hashIp(ip) });
-      return reject(403);
+      return this.reject(403, namespace, { kind: 'origin_rejected', ip });
     }
 
     const waitMs = this.rate.take(ip);
     if (waitMs > 0) {
-      this.logger.warn('handshake rejected: rate limit', { namespace: namespace.name, ip: this.logger.hashIp(ip) });
-      return reject(429, Math.ceil(waitMs / 1000));
+      return this.reject(429, namespace, { kind: 'handshake_rate_limited', ip }, Math.ceil(waitMs / 1000));
     }
 
     const credentials = extractCredentials(request, url, this.config.authCookieName, this.config.allowQueryToken);
@@ -92,29 +89,35 @@ export class HandshakeService {
       try {
         identity = await this.verifier.verify(credentials.token);
       } catch (err) {
-        this.logger.info('handshake rejected: auth failed', {
-          namespace: namespace.name,
-          reason: err instanceof AuthFailure ? err.reason : 'malformed',
-          source: credentials.source,
-          ip: this.logger.hashIp(ip),
-        });
-        return reject(401);
+        const reason = err instanceof AuthFailure ? err.reason : 'malformed';
+        this.metrics.authFailures.inc({ namespace: namespace.name, reason });
+        this.metrics.signal(namespace.name, 'authFailures');
+        return this.reject(401, namespace, { kind: 'auth_failure', ip, reason, source: credentials.source });
       }
     }
 
     if (identity) {
       const userId = identity.userId;
       const leaseId = await this.limiter.acquireUser(userId);
-      if (leaseId === undefined) return this.capReached(namespace, ip);
+      if (leaseId === undefined) return this.reject(429, namespace, { kind: 'connection_cap', ip }, 1);
       return { accepted: true, namespace, ip, identity, leaseId, release: () => this.limiter.releaseUser(userId, leaseId) };
     }
-    if (!this.limiter.tryAcquireAnonymous(ip)) return this.capReached(namespace, ip);
+    if (!this.limiter.tryAcquireAnonymous(ip)) return this.reject(429, namespace, { kind: 'connection_cap', ip }, 1);
     return { accepted: true, namespace, ip, release: () => this.limiter.releaseAnonymous(ip) };
   }
 
-  private capReached(namespace: NamespaceDefinition, ip: string): HandshakeRejection {
-    this.logger.warn('handshake rejected: connection cap', { namespace: namespace.name, ip: this.logger.hashIp(ip) });
-    return reject(429, 1);
+  private reject(
+    status: HttpRejectionStatus,
+    namespace: NamespaceDefinition | undefined,
+    audit?: { kind: AuditEventKind; ip: string; reason?: string; source?: string },
+    retryAfterSec?: number,
+  ): HandshakeRejection {
+    const ns = namespace?.name ?? UNKNOWN_NAMESPACE;
+    this.metrics.handshakeRejections.inc({ namespace: ns, status: String(status) });
+    if (audit) {
+      this.audit.record(audit.kind, this.logger.hashIp(audit.ip), { namespace: ns, status, reason: audit.reason, source: audit.source });
+    }
+    return { accepted: false, status, retryAfterSec };
   }
 
   /** No Origin (non-browser) passes; otherwise same origin as Host, or listed exactly. */

@@ -11,6 +11,8 @@ import { RealtimeSocket } from '../connection/client-session.js';
 import { ConnectionLifecycle } from '../connection/connection-lifecycle.js';
 import { WsExceptionFilter } from '../filters/ws-exception.filter.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
+import { RealtimeMetrics } from '../observability/realtime-metrics.js';
+import { GatewayServers } from '../observability/gateway-servers.js';
 import { HTTP_REJECTIONS, type HttpRejectionStatus } from '../protocol/error-codes.js';
 import { type BoundHandler, FrameDispatcher } from './frame-dispatcher.js';
 import { HandshakeService } from './handshake.service.js';
@@ -80,6 +82,7 @@ export class RealtimeWsAdapter extends WsAdapter {
     server.on('error', (err) => services.logger.error('ws server error', describeError(err)));
     this.servers.set(path, server);
     this.attach();
+    this.app.get(GatewayServers, { strict: false }).register(path);
     return server;
   }
 
@@ -102,6 +105,7 @@ export class RealtimeWsAdapter extends WsAdapter {
   }
 
   override async close(server: WebSocketServer): Promise<void> {
+    for (const [path, candidate] of this.servers) if (candidate === server) this.app.get(GatewayServers, { strict: false }).unregister(path);
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
@@ -119,7 +123,7 @@ export class RealtimeWsAdapter extends WsAdapter {
         lifecycle: this.app.get(ConnectionLifecycle, { strict: false }),
         logger: this.app.get(RealtimeLogger, { strict: false }),
         config: this.app.get<symbol, RealtimeConfig>(REALTIME_CONFIG, { strict: false }),
-        dispatcher: new FrameDispatcher(filter),
+        dispatcher: new FrameDispatcher(filter, this.app.get(RealtimeMetrics, { strict: false })),
         filter,
       };
     }

@@ -1,4 +1,6 @@
 import { createPublicKey } from 'node:crypto';
+import { getHeapStatistics } from 'node:v8';
+import { NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
 
 /**
  * Every setting of the realtime layer, its contract default (PROTOCOL.md) and the one place
@@ -52,6 +54,16 @@ export interface RealtimeOptions {
   apiKey?: string;
   shutdownTimeoutMs?: number;
   logLevel?: LogLevel;
+  /** Bearer token for GET /metrics; open when unset. */
+  metricsToken?: string;
+  alertEvalIntervalMs?: number;
+  /** Alert thresholds: `defaults` for every namespace (env ALERT_*), `namespaces` per-namespace overrides. */
+  alerts?: {
+    readonly defaults?: Partial<AlertThresholds>;
+    readonly namespaces?: Partial<Record<NamespaceName, Partial<AlertThresholds>>>;
+  };
+  /** Readiness fails when the heap is above this many bytes (default 90% of the heap limit). */
+  heapLimitBytes?: number;
   /**
    * Environment to read the contract's variables from (defaults to `process.env`).
    * Explicit options above win over the environment.
@@ -60,6 +72,15 @@ export interface RealtimeOptions {
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Per-namespace alert thresholds, counted over a sliding minute (connections: open now). */
+export interface AlertThresholds {
+  readonly errorsPerMin: number;
+  readonly authFailuresPerMin: number;
+  readonly rateLimitedPerMin: number;
+  readonly heartbeatTerminationsPerMin: number;
+  readonly maxConnections: number;
+}
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256';
 
 export interface RealtimeConfig {
@@ -102,6 +123,10 @@ export interface RealtimeConfig {
   readonly apiKey?: string;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
+  readonly metricsToken?: string;
+  readonly alertEvalIntervalMs: number;
+  readonly alertThresholds: Readonly<Record<NamespaceName, AlertThresholds>>;
+  readonly heapLimitBytes: number;
 }
 
 /** Tokens longer than this are refused before any parsing (oversized-token attacks). */
@@ -144,7 +169,35 @@ const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
   ['activityFlushIntervalMs', 'ACTIVITY_FLUSH_INTERVAL_MS', 60000, 10],
   ['revocationTtlMs', 'REVOCATION_TTL_MS', 24 * 3600 * 1000, 1000],
   ['shutdownTimeoutMs', 'SHUTDOWN_TIMEOUT_MS', 10000, 1],
+  ['alertEvalIntervalMs', 'ALERT_EVAL_INTERVAL_MS', 15000, 10],
+  ['heapLimitBytes', 'HEALTH_HEAP_LIMIT_BYTES', Math.floor(getHeapStatistics().heap_size_limit * 0.9), 1],
 ];
+
+/** Alert thresholds: key, env variable, default (PROTOCOL.md §9). */
+const ALERT_DEFAULTS: ReadonlyArray<readonly [keyof AlertThresholds, string, number]> = [
+  ['errorsPerMin', 'ALERT_ERRORS_PER_MIN', 120],
+  ['authFailuresPerMin', 'ALERT_AUTH_FAILURES_PER_MIN', 30],
+  ['rateLimitedPerMin', 'ALERT_RATE_LIMITED_PER_MIN', 300],
+  ['heartbeatTerminationsPerMin', 'ALERT_HEARTBEAT_TERMINATIONS_PER_MIN', 60],
+  ['maxConnections', 'ALERT_MAX_CONNECTIONS', 50000],
+];
+
+function resolveAlerts(options: RealtimeOptions, env: Readonly<Record<string, string | undefined>>): RealtimeConfig['alertThresholds'] {
+  const defaults = {} as Record<keyof AlertThresholds, number>;
+  for (const [key, envName, fallback] of ALERT_DEFAULTS) {
+    const raw = nonEmpty(env[envName]);
+    defaults[key] = options.alerts?.defaults?.[key] ?? (raw === undefined ? fallback : parseNumber(envName, raw));
+  }
+  const out = {} as Record<NamespaceName, AlertThresholds>;
+  for (const ns of Object.keys(NAMESPACES) as NamespaceName[]) {
+    const merged = { ...defaults, ...options.alerts?.namespaces?.[ns] };
+    for (const [key, value] of Object.entries(merged)) {
+      if (!Number.isFinite(value) || value < 0) throw new RealtimeConfigError(`alert threshold ${ns}.${key} must be a number >= 0`);
+    }
+    out[ns] = Object.freeze(merged);
+  }
+  return Object.freeze(out);
+}
 
 export class RealtimeConfigError extends Error {
   override name = 'RealtimeConfigError';
@@ -264,5 +317,7 @@ export function resolveRealtimeOptions(options: RealtimeOptions = {}): RealtimeC
     allowQueryToken,
     apiKey,
     logLevel,
+    metricsToken: options.metricsToken ?? nonEmpty(env.METRICS_TOKEN),
+    alertThresholds: resolveAlerts(options, env),
   });
 }

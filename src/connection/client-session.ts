@@ -29,6 +29,8 @@ export class ClientSession {
   /** Set once the close handler has run; late async work checks it and stops. */
   closed = false;
   awaitingPong = false;
+  /** The close code the server chose, when it closed the connection (metrics). */
+  closeCode: CloseCode | undefined;
   lastPingAt = 0;
   /** Message-rate buckets by throttler name (at most one per configured throttler). */
   readonly rateBuckets = new Map<string, TokenBucket>();
@@ -45,6 +47,8 @@ export class ClientSession {
     readonly id: string,
     readonly namespace: NamespaceDefinition,
     readonly ip: string,
+    /** Keyed hash of `ip`: the only form of the address that reaches logs (finding 25). */
+    readonly ipHash: string,
     readonly openedAt: number,
     identity: Identity | undefined,
     leaseId: string | undefined,
@@ -82,16 +86,17 @@ export class RealtimeSocket extends WebSocket {
   sendFrame(frame: string | Buffer): boolean {
     if (this.readyState !== WebSocket.OPEN) return false;
     if (this.bufferedAmount + frame.length > this.session.limits.maxBufferedBytes) {
-      this.close(CloseCode.SLOW_CONSUMER, CLOSE_REASONS[CloseCode.SLOW_CONSUMER]);
+      this.closeWith(CloseCode.SLOW_CONSUMER);
       return false;
     }
     this.send(frame, { binary: false });
     return true;
   }
-}
 
-/** Closes with a code from the close-code table and its fixed reason. */
-export function closeSocket(socket: WebSocket, code: CloseCode): void {
-  if (socket.readyState === WebSocket.CLOSED || socket.readyState === WebSocket.CLOSING) return;
-  socket.close(code, CLOSE_REASONS[code]);
+  /** Closes with a code from the close-code table and its fixed reason (once). */
+  closeWith(code: CloseCode): void {
+    if (this.readyState === WebSocket.CLOSED || this.readyState === WebSocket.CLOSING) return;
+    this.session.closeCode ??= code;
+    this.close(code, CLOSE_REASONS[code]);
+  }
 }

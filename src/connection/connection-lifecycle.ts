@@ -6,10 +6,12 @@ import type { Identity } from '../auth/identity.js';
 import { REVOCATION_STORE, type RevocationStore } from '../auth/revocation-store.js';
 import { TimerWheel } from '../common/timer-wheel.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
+import { RealtimeMetrics } from '../observability/realtime-metrics.js';
+import { SecurityAuditLog } from '../observability/security-audit-log.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { SessionEvent } from '../protocol/events.js';
 import type { NamespaceDefinition } from '../protocol/namespaces.js';
-import { ClientSession, closeSocket, type RealtimeSocket } from './client-session.js';
+import { ClientSession, type RealtimeSocket } from './client-session.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { ConnectionRegistry } from './connection-registry.js';
 
@@ -45,6 +47,8 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     @Inject(ConnectionLimiter) private readonly limiter: ConnectionLimiter,
     @Inject(REVOCATION_STORE) private readonly revocations: RevocationStore,
     @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
+    @Inject(RealtimeMetrics) private readonly metrics: RealtimeMetrics,
+    @Inject(SecurityAuditLog) private readonly audit: SecurityAuditLog,
   ) {
     this.wheel = new TimerWheel(TIMER_RESOLUTION_MS, (err) => this.logger.error('timer task failed', describeError(err)));
     this.revalidation = setInterval(() => void this.revalidate(), config.revalidateIntervalMs);
@@ -63,6 +67,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
       randomUUID(),
       init.namespace,
       init.ip,
+      this.logger.hashIp(init.ip),
       now,
       init.identity,
       init.leaseId,
@@ -80,7 +85,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     socket.session = session;
     this.registry.add(socket);
     // Registered before the gateways' disconnect hooks, so limits and timers go first.
-    socket.once('close', () => this.cleanup(socket));
+    socket.once('close', (code: number) => this.cleanup(socket, code));
     socket.on('pong', () => this.onPong(socket));
     const identity = init.identity;
     socket.sendFrame(
@@ -102,11 +107,12 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     } else if (identity) {
       this.scheduleExpiry(session);
     }
+    this.metrics.connectionsOpened.inc({ namespace: session.namespace.name });
     this.logger.debug('connection opened', {
       connectionId: session.id,
       namespace: session.namespace.name,
       state: session.state,
-      ip: this.logger.hashIp(init.ip),
+      ip: session.ipHash,
     });
   }
 
@@ -130,7 +136,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   /** Closes every connection of a user on this node; returns how many. */
   closeUser(userId: string, code: CloseCode): number {
     const sockets = this.registry.forUser(userId);
-    for (const socket of sockets) closeSocket(socket, code);
+    for (const socket of sockets) this.forceClose(socket, code);
     return sockets.length;
   }
 
@@ -139,7 +145,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     let closed = 0;
     for (const socket of this.registry.all()) {
       if (socket.session.identity?.jti === jti) {
-        closeSocket(socket, code);
+        this.forceClose(socket, code);
         closed += 1;
       }
     }
@@ -147,11 +153,17 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   }
 
   closeAll(code: CloseCode): void {
-    for (const socket of [...this.registry.all()]) closeSocket(socket, code);
+    for (const socket of [...this.registry.all()]) socket.closeWith(code);
   }
 
   stats(): LifecycleStats {
     return { heartbeatTerminations: this.heartbeatTerminations, timers: this.wheel.size };
+  }
+
+  private forceClose(socket: RealtimeSocket, code: CloseCode): void {
+    const session = socket.session;
+    this.audit.record('forced_disconnect', session.ipHash, { namespace: session.namespace.name, connectionId: session.id, code });
+    socket.closeWith(code);
   }
 
   private scheduleExpiry(session: ClientSession): void {
@@ -167,6 +179,8 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     if (session.closed) return;
     if (session.awaitingPong) {
       this.heartbeatTerminations += 1;
+      this.metrics.heartbeatTerminations.inc({ namespace: session.namespace.name });
+      this.metrics.signal(session.namespace.name, 'heartbeatTerminations');
       this.logger.debug('heartbeat timeout, terminating', { connectionId: session.id, namespace: session.namespace.name });
       socket.terminate();
       return;
@@ -189,9 +203,9 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     const session = socket.session;
     if (session.closed) return;
     if (session.state === 'pending') {
-      closeSocket(socket, CloseCode.UNAUTHORIZED);
+      socket.closeWith(CloseCode.UNAUTHORIZED);
     } else if (session.identity && Date.now() >= session.identity.expiresAt + this.config.tokenExpiryGraceMs) {
-      closeSocket(socket, CloseCode.TOKEN_EXPIRED);
+      socket.closeWith(CloseCode.TOKEN_EXPIRED);
     }
   }
 
@@ -208,7 +222,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
       const identity = socket.session.identity;
       if (!identity || socket.session.closed) continue;
       try {
-        if (await this.revocations.isRevoked(identity)) closeSocket(socket, CloseCode.UNAUTHORIZED);
+        if (await this.revocations.isRevoked(identity)) this.forceClose(socket, CloseCode.UNAUTHORIZED);
       } catch (err) {
         this.logger.warn('revalidation failed', describeError(err));
         return;
@@ -217,10 +231,15 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   }
 
   /** Every close path ends here: timers, registry entries and connection slots go (§7). */
-  private cleanup(socket: RealtimeSocket): void {
+  private cleanup(socket: RealtimeSocket, peerCode: number): void {
     const session = socket.session;
     if (session.closed) return;
     session.closed = true;
+    const namespace = session.namespace.name;
+    const code = session.closeCode ?? peerCode;
+    this.metrics.connectionsClosed.inc({ namespace, code: String(code) });
+    this.metrics.connectionDuration.observe({ namespace }, (Date.now() - session.openedAt) / 1000);
+    if (code === CloseCode.SLOW_CONSUMER) this.metrics.slowConsumerCloses.inc({ namespace });
     this.wheel.cancel(session.heartbeatTask);
     this.wheel.cancel(session.deadlineTask);
     this.wheel.cancel(session.expiringTask);
@@ -228,6 +247,6 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     if (session.userId !== undefined && session.leaseId !== undefined) this.limiter.releaseUser(session.userId, session.leaseId);
     else this.limiter.releaseAnonymous(session.ip);
     session.rateBuckets.clear();
-    this.logger.debug('connection closed', { connectionId: session.id, namespace: session.namespace.name, durationMs: Date.now() - session.openedAt });
+    this.logger.debug('connection closed', { connectionId: session.id, namespace, code, durationMs: Date.now() - session.openedAt });
   }
 }

@@ -1,9 +1,11 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Inject, Injectable } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import { WsException } from '@nestjs/websockets';
-import { closeSocket, type RealtimeSocket } from '../connection/client-session.js';
+import type { RealtimeSocket } from '../connection/client-session.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
+import { RealtimeMetrics } from '../observability/realtime-metrics.js';
+import { type AuditEventKind, SecurityAuditLog } from '../observability/security-audit-log.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode, INVALID_FRAME_CODES } from '../protocol/error-codes.js';
 import { SessionEvent } from '../protocol/events.js';
@@ -32,15 +34,28 @@ function isInboundFrame(value: unknown): value is InboundFrame {
   return typeof value === 'object' && value !== null && typeof (value as InboundFrame).event === 'string' && typeof (value as InboundFrame).bytes === 'number';
 }
 
+/** Error codes that leave a line in the security audit log. */
+const AUDITED: Partial<Record<ErrorCode, AuditEventKind>> = {
+  INVALID_JSON: 'invalid_frame',
+  INVALID_MESSAGE: 'invalid_frame',
+  UNKNOWN_EVENT: 'invalid_frame',
+  VALIDATION_FAILED: 'invalid_frame',
+  PAYLOAD_TOO_LARGE: 'oversized_frame',
+};
+
 /**
  * The one place that turns anything thrown while handling a frame into the standard
- * envelope (findings 15, 21), and that counts the strikes the envelope implies:
- * invalid frames → 4400, rate-limit abuse → 4429. Internals never reach the client.
+ * envelope (findings 15, 21), counts it, and applies the strikes it implies: invalid
+ * frames → 4400, rate-limit abuse → 4429. Internals never reach the client.
  */
 @Catch()
 @Injectable()
 export class WsExceptionFilter implements ExceptionFilter {
-  constructor(@Inject(RealtimeLogger) private readonly logger: RealtimeLogger) {}
+  constructor(
+    @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
+    @Inject(RealtimeMetrics) private readonly metrics: RealtimeMetrics,
+    @Inject(SecurityAuditLog) private readonly audit: SecurityAuditLog,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const client = host.switchToWs().getClient<RealtimeSocket>();
@@ -51,6 +66,8 @@ export class WsExceptionFilter implements ExceptionFilter {
   /** Sends the envelope for `exception` to `client` and applies strikes and closes. */
   report(client: RealtimeSocket, exception: unknown, frame?: FrameRef): void {
     const error = this.normalise(exception, client, frame);
+    const session = client.session;
+    const namespace = session.namespace.name;
     const envelope: ErrorEnvelope = {
       event: SessionEvent.ERROR,
       type: 'error',
@@ -63,18 +80,25 @@ export class WsExceptionFilter implements ExceptionFilter {
       ...(error.code === ErrorCode.RATE_LIMITED ? { retryAfterMs: error.retryAfterMs ?? 1000 } : {}),
     };
     client.sendFrame(JSON.stringify(envelope));
-    const session = client.session;
+    this.metrics.errors.inc({ namespace, code: error.code });
+    this.metrics.signal(namespace, 'errors');
+    const audited = AUDITED[error.code];
+    if (audited) this.audit.record(audited, session.ipHash, { namespace, code: error.code, connectionId: session.id });
+    if (error.code === ErrorCode.RATE_LIMITED) {
+      this.metrics.rateLimited.inc({ namespace });
+      this.metrics.signal(namespace, 'rateLimited');
+    }
     if (error.closeCode !== undefined) {
-      closeSocket(client, error.closeCode);
+      client.closeWith(error.closeCode);
       return;
     }
     const now = Date.now();
     if (INVALID_FRAME_CODES.has(error.code) && session.invalidFrames.hit(now)) {
-      this.logger.warn('closing connection: too many invalid frames', { connectionId: session.id, namespace: session.namespace.name });
-      closeSocket(client, CloseCode.TOO_MANY_INVALID_FRAMES);
+      this.audit.record('invalid_frame', session.ipHash, { namespace, connectionId: session.id, closed: CloseCode.TOO_MANY_INVALID_FRAMES });
+      client.closeWith(CloseCode.TOO_MANY_INVALID_FRAMES);
     } else if (error.code === ErrorCode.RATE_LIMITED && session.rateStrikes.hit(now)) {
-      this.logger.warn('closing connection: rate limit abuse', { connectionId: session.id, namespace: session.namespace.name });
-      closeSocket(client, CloseCode.RATE_LIMIT_ABUSE);
+      this.audit.record('rate_limit_strike', session.ipHash, { namespace, connectionId: session.id, closed: CloseCode.RATE_LIMIT_ABUSE });
+      client.closeWith(CloseCode.RATE_LIMIT_ABUSE);
     }
   }
 
@@ -84,8 +108,8 @@ export class WsExceptionFilter implements ExceptionFilter {
     // A guard returning false surfaces as WsException('Forbidden resource').
     if (exception instanceof WsException) return RealtimeException.unauthorized();
     this.logger.error('handler failed', {
-      connectionId: client.session?.id,
-      namespace: client.session?.namespace.name,
+      connectionId: client.session.id,
+      namespace: client.session.namespace.name,
       request: frame?.event,
       ...describeError(exception),
     });

@@ -1,60 +1,144 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import type { LoggerService } from '@nestjs/common';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import type { LogLevel } from '../config/realtime-options.js';
-
-const ORDER: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export type LogFields = Readonly<Record<string, string | number | boolean | null | undefined>>;
 
-/** Where log lines go; tests replace it to capture output. */
-export type LogWriter = (line: string) => void;
+/** Field names whose values never reach a log line, at any depth pino can address. */
+const REDACTED_PATHS = [
+  'token',
+  'authorization',
+  'cookie',
+  'apiKey',
+  'secret',
+  'headers.authorization',
+  'headers.cookie',
+  'headers["x-api-key"]',
+  '*.token',
+  '*.authorization',
+  '*.cookie',
+  '*.apiKey',
+  '*.secret',
+];
+
+/** JWT-shaped strings, bearer credentials, cookie/query token assignments and API-key headers. */
+const SECRET_PATTERNS: readonly RegExp[] = [
+  /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*/g,
+  /(bearer\s+)[^\s,;"']+/gi,
+  /((?:access_token|token|api[_-]?key|x-api-key)\s*[=:]\s*)[^\s&;,"']+/gi,
+];
+
+/** Replaces anything that looks like a credential in free text (error messages, stacks). */
+export function scrubSecrets(text: string): string {
+  let out = text;
+  for (const pattern of SECRET_PATTERNS) {
+    out = out.replace(pattern, (match, prefix: unknown) => (typeof prefix === 'string' && match.startsWith(prefix) ? `${prefix}[redacted]` : '[redacted]'));
+  }
+  return out;
+}
 
 /**
- * JSON-lines logger for the realtime layer (finding 25). Callers pass structured fields,
- * never raw tokens, headers or IPs: IPs go through `hashIp` (keyed, per-process key).
+ * JSON-lines logger of the realtime layer on pino (finding 25): levels from LOG_LEVEL,
+ * credentials redacted by field name and scrubbed from free text, client IPs only as a
+ * keyed hash (per-process key) through `hashIp`.
  */
 export class RealtimeLogger {
-  private readonly ipKey = randomBytes(32);
-
-  constructor(
-    private readonly level: LogLevel,
-    private readonly write: LogWriter = (line) => process.stdout.write(line + '\n'),
+  private constructor(
+    private readonly pino: Logger,
+    private readonly ipKey: Buffer,
   ) {}
 
+  /** Writes to stdout unless a destination is given (tests capture it). */
+  static create(level: LogLevel, destination?: DestinationStream): RealtimeLogger {
+    const logger = pino(
+      {
+        level,
+        base: { service: 'realtime' },
+        timestamp: pino.stdTimeFunctions.isoTime,
+        messageKey: 'msg',
+        formatters: { level: (label) => ({ level: label }) },
+        redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      },
+      destination ?? pino.destination({ fd: 1, sync: true }),
+    );
+    return new RealtimeLogger(logger, randomBytes(32));
+  }
+
+  /** A logger writing to the same stream with extra fixed fields (e.g. the audit log). */
+  child(bindings: Record<string, string>): RealtimeLogger {
+    return new RealtimeLogger(this.pino.child(bindings), this.ipKey);
+  }
+
   enabled(level: LogLevel): boolean {
-    return ORDER[level] >= ORDER[this.level];
+    return this.pino.isLevelEnabled(level);
   }
 
   debug(msg: string, fields?: LogFields): void {
-    this.log('debug', msg, fields);
+    if (this.pino.isLevelEnabled('debug')) this.pino.debug(fields ?? {}, scrubSecrets(msg));
   }
 
   info(msg: string, fields?: LogFields): void {
-    this.log('info', msg, fields);
+    this.pino.info(fields ?? {}, scrubSecrets(msg));
   }
 
   warn(msg: string, fields?: LogFields): void {
-    this.log('warn', msg, fields);
+    this.pino.warn(fields ?? {}, scrubSecrets(msg));
   }
 
   error(msg: string, fields?: LogFields): void {
-    this.log('error', msg, fields);
+    this.pino.error(fields ?? {}, scrubSecrets(msg));
   }
 
   /** A stable, non-reversible stand-in for a client IP. */
   hashIp(ip: string): string {
     return createHmac('sha256', this.ipKey).update(ip).digest('base64url').slice(0, 16);
   }
+}
 
-  private log(level: LogLevel, msg: string, fields?: LogFields): void {
-    if (!this.enabled(level)) return;
-    this.write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+/** Describes an unknown thrown value for logs, with credentials scrubbed from message and stack. */
+export function describeError(err: unknown): LogFields {
+  if (err instanceof Error) {
+    return {
+      error: err.name,
+      errorMessage: scrubSecrets(err.message.slice(0, 300)),
+      stack: err.stack ? scrubSecrets(err.stack.split('\n').slice(1, 6).join(' | ')) : undefined,
+    };
+  }
+  return { error: typeof err };
+}
+
+/** Routes Nest's own log calls into the JSON logger, so every line of the process is JSON. */
+export class NestJsonLogger implements LoggerService {
+  constructor(private readonly logger: RealtimeLogger) {}
+
+  /** Nest's `log` is startup and routing chatter: debug here, so info stays about traffic. */
+  log(message: unknown, context?: unknown): void {
+    this.logger.debug(text(message), contextField(context));
+  }
+
+  error(message: unknown, ...rest: unknown[]): void {
+    const fields = message instanceof Error ? describeError(message) : {};
+    this.logger.error(message instanceof Error ? message.message : text(message), { ...fields, ...contextField(rest[rest.length - 1]) });
+  }
+
+  warn(message: unknown, context?: unknown): void {
+    this.logger.warn(text(message), contextField(context));
+  }
+
+  debug(message: unknown, context?: unknown): void {
+    this.logger.debug(text(message), contextField(context));
+  }
+
+  verbose(message: unknown, context?: unknown): void {
+    this.logger.debug(text(message), contextField(context));
   }
 }
 
-/** Describes an unknown thrown value for logs without its message text leaking secrets. */
-export function describeError(err: unknown): LogFields {
-  if (err instanceof Error) {
-    return { error: err.name, errorMessage: err.message.slice(0, 200), stack: err.stack?.split('\n').slice(0, 6).join(' | ') };
-  }
-  return { error: typeof err };
+function text(message: unknown): string {
+  return typeof message === 'string' ? message : JSON.stringify(message) ?? String(message);
+}
+
+function contextField(context: unknown): LogFields {
+  return typeof context === 'string' ? { context } : {};
 }

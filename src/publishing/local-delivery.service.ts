@@ -4,6 +4,8 @@ import { ConnectionLifecycle } from '../connection/connection-lifecycle.js';
 import { ConnectionRegistry } from '../connection/connection-registry.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
+import { RealtimeMetrics } from '../observability/realtime-metrics.js';
+import type { NamespaceName } from '../protocol/namespaces.js';
 import { BROKER, type Broker, type BrokerMessage, type TargetedMessage, type TopicMessage } from './broker.js';
 
 /**
@@ -17,6 +19,7 @@ export class LocalDeliveryService implements OnModuleInit {
     @Inject(SubscriptionRegistry) private readonly subscriptions: SubscriptionRegistry,
     @Inject(ConnectionRegistry) private readonly connections: ConnectionRegistry,
     @Inject(ConnectionLifecycle) private readonly lifecycle: ConnectionLifecycle,
+    @Inject(RealtimeMetrics) private readonly metrics: RealtimeMetrics,
   ) {}
 
   onModuleInit(): void {
@@ -27,17 +30,23 @@ export class LocalDeliveryService implements OnModuleInit {
   deliver(message: BrokerMessage): number {
     switch (message.type) {
       case 'topic':
-        return this.deliverTopics(message);
+        return this.counted(message.namespace, message.event, this.deliverTopics(message));
       case 'namespace':
-        return new OutboundFrame(message.event, message.data).sendToAll(this.connections.inNamespace(message.namespace));
+        return this.counted(message.namespace, message.event, new OutboundFrame(message.event, message.data).sendToAll(this.connections.inNamespace(message.namespace)));
       case 'targeted':
-        return new OutboundFrame(message.event, message.data).sendToAll(this.targets(message));
+        return this.counted(message.namespace, message.event, new OutboundFrame(message.event, message.data).sendToAll(this.targets(message)));
       case 'close':
         return (
           (message.userId !== undefined ? this.lifecycle.closeUser(message.userId, CloseCode.UNAUTHORIZED) : 0) +
           (message.jti !== undefined ? this.lifecycle.closeToken(message.jti, CloseCode.UNAUTHORIZED) : 0)
         );
     }
+  }
+
+  private counted(namespace: NamespaceName, event: string, sent: number): number {
+    // mololink event names are publisher-chosen: one label for all keeps cardinality bounded.
+    if (sent > 0) this.metrics.framesOut.inc({ namespace, event: event.startsWith('mololink.') ? 'mololink.*' : event }, sent);
+    return sent;
   }
 
   private deliverTopics(message: TopicMessage): number {

@@ -6,7 +6,8 @@ import type { RealtimeSocket } from '../connection/client-session.js';
 import { ConnectionLifecycle } from '../connection/connection-lifecycle.js';
 import { ConnectionLimiter } from '../connection/connection-limiter.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
-import { RealtimeLogger } from '../logging/realtime-logger.js';
+import { RealtimeMetrics } from '../observability/realtime-metrics.js';
+import { SecurityAuditLog } from '../observability/security-audit-log.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { SessionEvent } from '../protocol/events.js';
 import { IDENTITY_REFRESH_LISTENERS, type IdentityRefreshListener } from './identity-refresh.listener.js';
@@ -27,7 +28,8 @@ export class SessionAuthService {
     @Inject(TokenVerifier) private readonly verifier: TokenVerifier,
     @Inject(ConnectionLifecycle) private readonly lifecycle: ConnectionLifecycle,
     @Inject(ConnectionLimiter) private readonly limiter: ConnectionLimiter,
-    @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
+    @Inject(RealtimeMetrics) private readonly metrics: RealtimeMetrics,
+    @Inject(SecurityAuditLog) private readonly audit: SecurityAuditLog,
     @Inject(IDENTITY_REFRESH_LISTENERS) private readonly refreshListeners: readonly IdentityRefreshListener[],
   ) {}
 
@@ -64,7 +66,7 @@ export class SessionAuthService {
   private applyRefresh(socket: RealtimeSocket, identity: Identity): WsResponse<AuthRefreshedData> {
     const session = socket.session;
     if (identity.userId !== session.userId) {
-      this.logger.info('auth refused: token for another user', { connectionId: session.id, namespace: session.namespace.name, reason: 'sub_mismatch' });
+      this.recordFailure(socket, 'sub_mismatch');
       throw RealtimeException.unauthorized();
     }
     this.lifecycle.refresh(socket, identity);
@@ -76,14 +78,17 @@ export class SessionAuthService {
     try {
       return await this.verifier.verify(token);
     } catch (err) {
-      const reason = err instanceof AuthFailure ? err.reason : 'malformed';
-      this.logger.info('auth failed', {
-        connectionId: socket.session.id,
-        namespace: socket.session.namespace.name,
-        reason,
-        ip: this.logger.hashIp(socket.session.ip),
-      });
+      this.recordFailure(socket, err instanceof AuthFailure ? err.reason : 'malformed');
       throw RealtimeException.unauthorized(closeOnFailure ? CloseCode.UNAUTHORIZED : undefined);
     }
+  }
+
+  /** The reason is for operators only; the client always gets the same UNAUTHORIZED. */
+  private recordFailure(socket: RealtimeSocket, reason: string): void {
+    const session = socket.session;
+    const namespace = session.namespace.name;
+    this.metrics.authFailures.inc({ namespace, reason });
+    this.metrics.signal(namespace, 'authFailures');
+    this.audit.record('auth_failure', session.ipHash, { namespace, reason, connectionId: session.id, inBand: true });
   }
 }

@@ -84,6 +84,15 @@ export class SubscriptionRegistry {
     return { topics, subscriptions, connections: this.bySocket.size };
   }
 
+  /** [subscriptions, topics] of one namespace. */
+  namespaceSizes(ns: NamespaceName): [number, number] {
+    const nsTopics = this.topics.get(ns);
+    if (!nsTopics) return [0, 0];
+    let subscriptions = 0;
+    for (const members of nsTopics.values()) subscriptions += members.size;
+    return [subscriptions, nsTopics.size];
+  }
+
   private detach(socket: RealtimeSocket, topic: string): void {
     const ns = socket.session.namespace.name;
     const nsTopics = this.topics.get(ns);

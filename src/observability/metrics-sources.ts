@@ -1,0 +1,37 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { ActivityBuffer } from '../activity/activity-buffer.js';
+import { CHAT_HISTORY_STORE, type ChatHistoryStore } from '../chat/chat-history.store.js';
+import { ConnectionRegistry } from '../connection/connection-registry.js';
+import { NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
+import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
+import { RealtimeMetrics } from './realtime-metrics.js';
+
+/** Points the scrape-time gauges at the services that own the figures. */
+@Injectable()
+export class MetricsSources implements OnModuleInit {
+  constructor(
+    @Inject(RealtimeMetrics) private readonly metrics: RealtimeMetrics,
+    @Inject(ConnectionRegistry) private readonly connections: ConnectionRegistry,
+    @Inject(SubscriptionRegistry) private readonly subscriptions: SubscriptionRegistry,
+    @Inject(CHAT_HISTORY_STORE) private readonly chat: ChatHistoryStore,
+    @Inject(ActivityBuffer) private readonly activity: ActivityBuffer,
+  ) {}
+
+  onModuleInit(): void {
+    const namespaces = Object.keys(NAMESPACES) as NamespaceName[];
+    this.metrics.setSources({
+      connections: () => {
+        const now = Date.now();
+        return namespaces.map((ns) => {
+          let oldest = now;
+          const sockets = this.connections.inNamespace(ns);
+          for (const socket of sockets) oldest = Math.min(oldest, socket.session.openedAt);
+          return [ns, sockets.size, (now - oldest) / 1000] as const;
+        });
+      },
+      subscriptions: () => namespaces.map((ns) => [ns, ...this.subscriptions.namespaceSizes(ns)] as const),
+      chat: () => this.chat.sizes(),
+      activityBuffered: () => this.activity.stats().buffered,
+    });
+  }
+}

@@ -1,0 +1,136 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
+import { SlidingWindowCounter } from './sliding-window-counter.js';
+
+/** What the alert monitor watches per namespace over a sliding minute. */
+export type WindowedSignal = 'errors' | 'authFailures' | 'rateLimited' | 'heartbeatTerminations';
+
+const SIGNALS: readonly WindowedSignal[] = ['errors', 'authFailures', 'rateLimited', 'heartbeatTerminations'];
+const PREFIX = 'realtime_';
+/** Label for a namespace not known yet (e.g. a handshake refused for its path). */
+export const UNKNOWN_NAMESPACE = 'unknown';
+
+/** Values read at scrape time from the services that own them. */
+export interface GaugeSources {
+  connections(): Iterable<readonly [NamespaceName, number, number]>;
+  subscriptions(): Iterable<readonly [NamespaceName, number, number]>;
+  chat(): Promise<{ commodities: number; messages: number }>;
+  activityBuffered(): number;
+}
+
+/**
+ * Every metric of the layer (prom-client, own registry: nothing global), and the
+ * per-namespace sliding-minute counts the alert monitor evaluates. Label values are
+ * bounded: namespaces from the contract's table, events from the handler table or
+ * `unknown`, codes from the catalogues.
+ */
+@Injectable()
+export class RealtimeMetrics {
+  readonly registry = new Registry();
+  private readonly windows = new Map<string, SlidingWindowCounter>();
+  private sources: GaugeSources | undefined;
+
+  readonly connectionsOpened = this.counter('connections_opened_total', 'Connections accepted', ['namespace']);
+  readonly connectionsClosed = this.counter('connections_closed_total', 'Connections closed, by close code', ['namespace', 'code']);
+  readonly handshakeRejections = this.counter('handshake_rejections_total', 'Upgrades refused, by HTTP status', ['namespace', 'status']);
+  readonly framesIn = this.counter('frames_in_total', 'Inbound frames, by event', ['namespace', 'event']);
+  readonly framesOut = this.counter('frames_out_total', 'Outbound frames, by event', ['namespace', 'event']);
+  readonly errors = this.counter('errors_total', 'Error envelopes sent, by code', ['namespace', 'code']);
+  readonly rateLimited = this.counter('rate_limited_total', 'RATE_LIMITED answers', ['namespace']);
+  readonly authFailures = this.counter('auth_failures_total', 'Authentication failures, by internal reason', ['namespace', 'reason']);
+  readonly heartbeatTerminations = this.counter('heartbeat_terminations_total', 'Connections terminated for a missing pong', ['namespace']);
+  readonly slowConsumerCloses = this.counter('slow_consumer_closes_total', 'Connections closed 4008 for a full outbound buffer', ['namespace']);
+  readonly activityDropped = this.counter('activity_dropped_items_total', 'Activity items dropped (buffer full or sink failed)', []);
+  readonly brokerPublishFailures = this.counter('broker_publish_failures_total', 'Publishes the broker could not carry to other nodes', []);
+  readonly brokerRejected = this.counter('broker_rejected_total', 'Inter-node messages dropped, by reason', ['reason']);
+  readonly handlerDuration = new Histogram({
+    name: `${PREFIX}handler_duration_seconds`,
+    help: 'Time from frame receipt to reply or error',
+    labelNames: ['namespace', 'event'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly connectionDuration = new Histogram({
+    name: `${PREFIX}connection_duration_seconds`,
+    help: 'Connection lifetime, observed on close (finding 22)',
+    labelNames: ['namespace'],
+    buckets: [1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600],
+    registers: [this.registry],
+  });
+  readonly alertActive = this.gauge('alert_active', 'Active per-namespace alerts (finding 23)', ['namespace', 'alert']);
+
+  constructor() {
+    const connections = this.gauge('connections', 'Open connections', ['namespace']);
+    const oldest = this.gauge('oldest_connection_age_seconds', 'Age of the oldest open connection', ['namespace']);
+    const subscriptions = this.gauge('subscriptions', 'Current subscriptions and room memberships', ['namespace']);
+    const topics = this.gauge('topics', 'Topics and rooms with at least one local member', ['namespace']);
+    const chatMessages = this.gauge('chat_history_messages', 'Chat messages held in history', []);
+    const chatCommodities = this.gauge('chat_history_commodities', 'Commodities with chat history', []);
+    const activityBuffered = this.gauge('activity_buffer_items', 'Activity items waiting for a flush', []);
+    const collect = async (): Promise<void> => {
+      const sources = this.sources;
+      if (!sources) return;
+      connections.reset();
+      oldest.reset();
+      for (const [ns, count, oldestAgeSec] of sources.connections()) {
+        connections.set({ namespace: ns }, count);
+        oldest.set({ namespace: ns }, oldestAgeSec);
+      }
+      subscriptions.reset();
+      topics.reset();
+      for (const [ns, subs, topicCount] of sources.subscriptions()) {
+        subscriptions.set({ namespace: ns }, subs);
+        topics.set({ namespace: ns }, topicCount);
+      }
+      const chat = await sources.chat();
+      chatMessages.set(chat.messages);
+      chatCommodities.set(chat.commodities);
+      activityBuffered.set(sources.activityBuffered());
+    };
+    this.collectBeforeScrape = collect;
+  }
+
+  /** Runs before each scrape to refresh the gauges read from their owners. */
+  readonly collectBeforeScrape: () => Promise<void>;
+
+  setSources(sources: GaugeSources): void {
+    this.sources = sources;
+  }
+
+  async scrape(): Promise<string> {
+    await this.collectBeforeScrape();
+    return this.registry.metrics();
+  }
+
+  /** Counts a windowed signal for alerting and its counter. */
+  signal(namespace: NamespaceName, signal: WindowedSignal, now = Date.now()): void {
+    const key = `${namespace}\u0000${signal}`;
+    let window = this.windows.get(key);
+    if (!window) {
+      window = new SlidingWindowCounter();
+      this.windows.set(key, window);
+    }
+    window.add(now);
+  }
+
+  lastMinute(namespace: NamespaceName, signal: WindowedSignal, now = Date.now()): number {
+    return this.windows.get(`${namespace}\u0000${signal}`)?.total(now) ?? 0;
+  }
+
+  static namespaces(): NamespaceName[] {
+    return Object.keys(NAMESPACES) as NamespaceName[];
+  }
+
+  static signals(): readonly WindowedSignal[] {
+    return SIGNALS;
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
+    return new Counter({ name: `${PREFIX}${name}`, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {
+    return new Gauge({ name: `${PREFIX}${name}`, help, labelNames, registers: [this.registry] });
+  }
+}
