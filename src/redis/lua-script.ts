@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 export type RedisArg = string | number;
 
@@ -22,10 +22,5 @@ export class LuaScript {
       if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
       return client.eval(this.source, keys.length, ...keys, ...args);
     }
-  }
-
-  /** Queues the script on a pipeline with EVAL (a pipeline cannot retry a NOSCRIPT). */
-  queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly RedisArg[]): void {
-    pipeline.eval(this.source, keys.length, ...keys, ...args);
   }
 }

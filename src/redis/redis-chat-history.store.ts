@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { ChatHistoryBounds, ChatHistoryStore, ChatMessage } from '../chat/chat-history.store.js';
 import { LuaScript } from './lua-script.js';
 import type { RedisConnection } from './redis-connection.js';
@@ -159,7 +160,7 @@ export class RedisChatHistoryStore implements ChatHistoryStore {
     return { commodities, messages };
   }
 
-  private get client() {
+  private get client(): Redis {
     return this.options.connection.command;
   }
 

@@ -63,6 +63,8 @@ export class RedisUserConnectionCounter implements UserConnectionCounter {
   private readonly ttlMs: number;
   private readonly timer: NodeJS.Timeout;
   private readonly report: RedisErrorReporter;
+  /** After a reconnect leases may have expired during the outage (or Redis restarted empty): renew at once. */
+  private readonly onReady = (): void => void this.renew();
   private nextLease = 0;
   private renewing = false;
 
@@ -72,6 +74,7 @@ export class RedisUserConnectionCounter implements UserConnectionCounter {
     this.report = options.onError ?? (() => undefined);
     this.timer = setInterval(() => void this.renew(), Math.floor(this.ttlMs / 3));
     this.timer.unref();
+    options.connection.command.on('ready', this.onReady);
   }
 
   /** Throws when Redis is unreachable (the handshake answers 503). */
@@ -113,6 +116,7 @@ export class RedisUserConnectionCounter implements UserConnectionCounter {
    */
   close(): void {
     clearInterval(this.timer);
+    this.options.connection.command.off('ready', this.onReady);
   }
 
   /** One renewal pass; public for tests. Errors are reported, the next tick retries. */

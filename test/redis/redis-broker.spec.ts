@@ -1,0 +1,157 @@
+/** RedisBroker between two "nodes" in one process, over the real Redis (issue 5). */
+import { jest } from '@jest/globals';
+import type { BrokerMessage } from '../../src/publishing/broker.js';
+import { RedisBroker } from '../../src/redis/redis-broker.js';
+import { EnvelopeSigner } from '../../src/redis/signed-envelope.js';
+import { connect, deleteKeys, eventually, SIGNING_KEY, sleep, type TestConnection, uniquePrefix } from './redis-helpers.js';
+
+const prefix = uniquePrefix();
+let connA: TestConnection;
+let connB: TestConnection;
+let a: RedisBroker;
+let b: RedisBroker;
+const gotA: BrokerMessage[] = [];
+const gotB: BrokerMessage[] = [];
+
+const tracking = (n: number): BrokerMessage => ({
+  type: 'topic',
+  namespace: 'tracking',
+  topics: ['T1'],
+  event: 'tracking.update',
+  data: { n },
+});
+
+beforeAll(async () => {
+  [connA, connB] = await Promise.all([connect(prefix), connect(prefix)]);
+  const signer = new EnvelopeSigner(SIGNING_KEY);
+  a = new RedisBroker({ connection: connA, signer, nodeId: 'node-a' });
+  b = new RedisBroker({ connection: connB, signer, nodeId: 'node-b' });
+  a.subscribe((m) => gotA.push(m));
+  b.subscribe((m) => gotB.push(m));
+  await Promise.all([a.whenSubscribed(), b.whenSubscribed()]);
+});
+
+afterAll(async () => {
+  await Promise.all([a.close(), b.close()]);
+  await deleteKeys(connA);
+  await Promise.all([connA.close(), connB.close()]);
+});
+
+beforeEach(() => {
+  gotA.length = 0;
+  gotB.length = 0;
+});
+
+/** Publishes a marker from A on `namespace`'s channel and waits until B has it: everything sent before on that connection was processed. */
+async function barrier(): Promise<void> {
+  const marker: BrokerMessage = { type: 'namespace', namespace: 'tracking', event: 'barrier', data: {} };
+  await a.publish(marker);
+  await eventually(() => expect(gotB).toContainEqual(marker));
+}
+
+test('a publish on A reaches A at once (before the Redis round trip) and B exactly once', async () => {
+  const pending = a.publish(tracking(1));
+  expect(gotA).toEqual([tracking(1)]);
+  await pending;
+  await eventually(() => expect(gotB).toEqual([tracking(1)]));
+  await sleep(100);
+  expect(gotA).toEqual([tracking(1)]);
+  expect(gotB).toEqual([tracking(1)]);
+});
+
+test('every namespace and the close control message cross nodes, each once, in both directions', async () => {
+  const messages: BrokerMessage[] = [
+    { type: 'namespace', namespace: 'main', event: 'system.announcement', data: { x: 1 } },
+    { type: 'targeted', namespace: 'notifications', userIds: ['u1'], roles: [], event: 'notification', data: {} },
+    { type: 'targeted', namespace: 'mololink', userIds: [], roles: ['admin'], event: 'event', data: {} },
+    { type: 'topic', namespace: 'projects', topics: ['p1', 'p2'], event: 'project.update', data: {} },
+    { type: 'topic', namespace: 'collaboration', topics: ['r1'], event: 'room.message', data: {}, except: 'c1' },
+    { type: 'topic', namespace: 'commodity', topics: ['7'], event: 'commodity.message', data: {} },
+    { type: 'namespace', namespace: 'activity', event: 'activity', data: {} },
+    { type: 'close', userId: 'u1' },
+    { type: 'close', jti: 'j1' },
+  ];
+  for (const m of messages) await b.publish(m);
+  await eventually(() => expect(gotA).toEqual(messages));
+  expect(gotB).toEqual(messages);
+  await sleep(100);
+  expect(gotA).toHaveLength(messages.length);
+  expect(gotB).toHaveLength(messages.length);
+});
+
+test('own envelopes coming back from Redis are ignored and counted', async () => {
+  const before = a.stats().ownEchoes;
+  await a.publish(tracking(2));
+  await eventually(() => expect(a.stats().ownEchoes).toBe(before + 1));
+  expect(gotA).toEqual([tracking(2)]);
+});
+
+test('the envelope is serialised once per publish', async () => {
+  const stringify = jest.spyOn(JSON, 'stringify');
+  try {
+    await a.publish(tracking(3));
+    expect(stringify).toHaveBeenCalledTimes(1);
+  } finally {
+    stringify.mockRestore();
+  }
+});
+
+test('forged, unsigned, stale and malformed envelopes published straight to Redis are dropped and counted', async () => {
+  const channel = `${prefix}bus:tracking`;
+  const raw = connA.command;
+  const attacker = new EnvelopeSigner('not the cluster key, but 32+ bytes long');
+  const staleSigner = new EnvelopeSigner(SIGNING_KEY, { now: () => Date.now() - 60_000 });
+  const honest = new EnvelopeSigner(SIGNING_KEY);
+  const before = b.stats().rejected;
+
+  await raw.publish(channel, attacker.sign('node-x', tracking(66)));
+  await raw.publish(channel, honest.sign('node-x', tracking(1)).replace('"n":1', '"n":66'));
+  await raw.publish(channel, JSON.stringify({ v: 1, node: 'node-x', ts: Date.now(), msg: tracking(66) }));
+  await raw.publish(channel, staleSigner.sign('node-x', tracking(66)));
+  await raw.publish(channel, `${'A'.repeat(10)}.garbage`);
+  // Signed, but a projects message on the tracking channel, and a non-message.
+  await raw.publish(channel, honest.sign('node-x', { ...tracking(66), namespace: 'projects' }));
+  await raw.publish(channel, honest.sign('node-x', { type: 'topic' }));
+  await raw.publish(`${prefix}bus:control`, honest.sign('node-x', tracking(66)));
+  await barrier();
+
+  const after = b.stats().rejected;
+  expect(after.forged - before.forged).toBe(2);
+  expect(after.unsigned - before.unsigned).toBe(1);
+  expect(after.stale - before.stale).toBe(1);
+  expect(after.malformed - before.malformed).toBe(1);
+  expect(after.invalid_message - before.invalid_message).toBe(3);
+  expect(gotB.some((m) => m.type === 'topic' && m.data['n'] === 66)).toBe(false);
+  expect(gotA.some((m) => m.type === 'topic' && m.data['n'] === 66)).toBe(false);
+});
+
+test('a valid envelope from another node published raw is delivered (the signature, not the sender, is trusted)', async () => {
+  const honest = new EnvelopeSigner(SIGNING_KEY);
+  await connA.command.publish(`${prefix}bus:tracking`, honest.sign('node-c', tracking(5)));
+  await eventually(() => expect(gotB).toEqual([tracking(5)]));
+  expect(gotA).toEqual([tracking(5)]);
+});
+
+test('a throwing handler neither stops the other handlers nor the cross-node publish', async () => {
+  const errors: unknown[] = [];
+  const c = new RedisBroker({ connection: connA, signer: new EnvelopeSigner(SIGNING_KEY), nodeId: 'node-c', onError: (_c, e) => errors.push(e) });
+  const got: BrokerMessage[] = [];
+  c.subscribe(() => {
+    throw new Error('boom');
+  });
+  c.subscribe((m) => got.push(m));
+  await c.whenSubscribed();
+  await c.publish(tracking(7));
+  expect(got).toEqual([tracking(7)]);
+  expect(errors).toHaveLength(1);
+  await eventually(() => expect(gotB).toEqual([tracking(7)]));
+  await c.close();
+});
+
+test('stats count successful publishes and receipts', async () => {
+  const before = { a: a.stats(), b: b.stats() };
+  await a.publish(tracking(8));
+  await eventually(() => expect(b.stats().received).toBe(before.b.received + 1));
+  expect(a.stats().published).toBe(before.a.published + 1);
+  expect(a.stats().publishFailures).toBe(0);
+});

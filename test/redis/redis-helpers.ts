@@ -1,0 +1,69 @@
+/**
+ * Shared by the Redis integration specs: a real Redis (never mocked), one key prefix per
+ * spec file, keys deleted afterwards. Imports nothing from @nestjs/*.
+ */
+import { randomUUID } from 'node:crypto';
+import { RedisConnection } from '../../src/redis/redis-connection.js';
+
+export const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+export const SIGNING_KEY = 'k'.repeat(32) + '-test-signing-key';
+
+export function uniquePrefix(): string {
+  return `test:${randomUUID()}:`;
+}
+
+/** A connection under `prefix` whose errors are collected instead of logged. */
+export class TestConnection extends RedisConnection {
+  readonly errors: unknown[];
+
+  constructor(prefix: string, url = REDIS_URL) {
+    const errors: unknown[] = [];
+    super({ url, keyPrefix: prefix, onError: (_context, error) => errors.push(error), maxRetryDelayMs: 200 });
+    this.errors = errors;
+  }
+}
+
+export async function connect(prefix: string, url = REDIS_URL): Promise<TestConnection> {
+  const connection = new TestConnection(prefix, url);
+  await connection.waitUntilReady(5000);
+  return connection;
+}
+
+/** Deletes every key under the connection's prefix. */
+export async function deleteKeys(connection: RedisConnection): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await connection.command.scan(cursor, 'MATCH', `${connection.prefix}*`, 'COUNT', 500);
+    if (keys.length > 0) await connection.command.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+export async function keysUnder(connection: RedisConnection): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await connection.command.scan(cursor, 'MATCH', `${connection.prefix}*`, 'COUNT', 500);
+    found.push(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return found.sort();
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` until it stops throwing, or rethrows its last error after `timeoutMs`. */
+export async function eventually(check: () => void | Promise<void>, timeoutMs = 3000, stepMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(stepMs);
+    }
+  }
+}
