@@ -5,7 +5,8 @@ import { TerminusModule } from '@nestjs/terminus';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { HandshakeService } from './adapter/handshake.service.js';
 import { RealtimeWsAdapter } from './adapter/realtime-ws.adapter.js';
-import { InMemoryRevocationStore, REVOCATION_STORE } from './auth/revocation-store.js';
+import { REVOCATION_STORE } from './auth/revocation-store.js';
+import { SCALE_OUT_PROVIDERS } from './redis/scale-out.providers.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { type RealtimeConfig, type RealtimeOptions, resolveRealtimeOptions } from './config/realtime-options.js';
 import { ConnectionLifecycle } from './connection/connection-lifecycle.js';
@@ -13,7 +14,7 @@ import { ConnectionLimiter } from './connection/connection-limiter.js';
 import { ConnectionRegistry } from './connection/connection-registry.js';
 import { DrainState } from './connection/drain-state.js';
 import { HandshakeRateLimiter } from './connection/handshake-rate-limiter.js';
-import { InMemoryUserConnectionCounter, USER_CONNECTION_COUNTER } from './connection/user-connection-counter.js';
+import { USER_CONNECTION_COUNTER } from './connection/user-connection-counter.js';
 import { ShutdownService } from './connection/shutdown.service.js';
 import { WsExceptionFilter } from './filters/ws-exception.filter.js';
 import { MainGateway } from './gateways/main.gateway.js';
@@ -21,7 +22,6 @@ import { TrackingGateway } from './gateways/tracking.gateway.js';
 import { THROTTLER_ANONYMOUS, THROTTLER_AUTHENTICATED } from './guards/ws-throttler.guard.js';
 import { HealthController } from './http/health.controller.js';
 import { MetricsController } from './http/metrics.controller.js';
-import { READINESS_INDICATORS } from './http/readiness-indicator.js';
 import { AlertMonitor } from './observability/alert-monitor.js';
 import { GatewayServers } from './observability/gateway-servers.js';
 import { MetricsSources } from './observability/metrics-sources.js';
@@ -29,7 +29,7 @@ import { RealtimeMetrics } from './observability/realtime-metrics.js';
 import { SecurityAuditLog } from './observability/security-audit-log.js';
 import { RealtimeApiController } from './http/realtime-api.controller.js';
 import { RealtimeLogger } from './logging/realtime-logger.js';
-import { BROKER, InMemoryBroker } from './publishing/broker.js';
+import { BROKER } from './publishing/broker.js';
 import { LocalDeliveryService } from './publishing/local-delivery.service.js';
 import { RealtimePublisher } from './publishing/realtime-publisher.js';
 import { REALTIME_CONFIG, REALTIME_OPTIONS } from './realtime.constants.js';
@@ -40,11 +40,11 @@ import { TrackingSubscriptions } from './subscriptions/tracking-subscriptions.se
 import { ProjectSubscriptions } from './subscriptions/project-subscriptions.service.js';
 import { NotificationSubscriptions } from './subscriptions/notification-subscriptions.service.js';
 import { CollaborationRooms } from './subscriptions/collaboration-rooms.service.js';
-import { InMemoryRoomPresenceStore, ROOM_PRESENCE_STORE } from './subscriptions/room-presence.store.js';
+import { ROOM_PRESENCE_STORE } from './subscriptions/room-presence.store.js';
 import { ActivitySubscriptions } from './subscriptions/activity-subscriptions.service.js';
 import type { NamespaceSubscriptions } from './subscriptions/namespace-subscriptions.js';
 import { CommodityChat } from './chat/commodity-chat.service.js';
-import { CHAT_HISTORY_STORE, InMemoryChatHistoryStore } from './chat/chat-history.store.js';
+import { CHAT_HISTORY_STORE } from './chat/chat-history.store.js';
 import { ActivityBuffer } from './activity/activity-buffer.js';
 import { ACTIVITY_SINK } from './activity/activity-sink.js';
 import { BroadcastActivitySink } from './activity/broadcast-activity.sink.js';
@@ -103,28 +103,14 @@ const NAMESPACE_SUBSCRIPTIONS = [
 ];
 
 const SERVICES: Provider[] = [
+  ...SCALE_OUT_PROVIDERS,
   {
     provide: RealtimeLogger,
     inject: [REALTIME_CONFIG],
     useFactory: (config: RealtimeConfig) => RealtimeLogger.create(config.logLevel),
   },
-  { provide: REVOCATION_STORE, useFactory: () => new InMemoryRevocationStore() },
-  { provide: USER_CONNECTION_COUNTER, useFactory: () => new InMemoryUserConnectionCounter() },
-  { provide: BROKER, useFactory: () => new InMemoryBroker() },
   { provide: REALTIME_AUTHORIZATION, useClass: DefaultRealtimeAuthorization },
-  {
-    provide: CHAT_HISTORY_STORE,
-    inject: [REALTIME_CONFIG],
-    useFactory: (config: RealtimeConfig) =>
-      new InMemoryChatHistoryStore({
-        size: config.chatHistorySize,
-        ttlMs: config.chatHistoryTtlMs,
-        maxCommodities: config.chatHistoryMaxCommodities,
-      }),
-  },
   { provide: ACTIVITY_SINK, useClass: BroadcastActivitySink },
-  { provide: ROOM_PRESENCE_STORE, useFactory: () => new InMemoryRoomPresenceStore() },
-  { provide: READINESS_INDICATORS, useValue: [] },
   RealtimeMetrics,
   SecurityAuditLog,
   AlertMonitor,
@@ -173,6 +159,8 @@ const EXPORTS = [
   CHAT_HISTORY_STORE,
   REALTIME_AUTHORIZATION,
   ACTIVITY_SINK,
+  ROOM_PRESENCE_STORE,
+  USER_CONNECTION_COUNTER,
 ];
 
 /**

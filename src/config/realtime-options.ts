@@ -64,6 +64,14 @@ export interface RealtimeOptions {
   };
   /** Readiness fails when the heap is above this many bytes (default 90% of the heap limit). */
   heapLimitBytes?: number;
+  /** Scale-out: `redis://host:port[/db]`. Unset: everything in memory on one node. */
+  redisUrl?: string;
+  /** HMAC key for inter-node messages, ≥ 32 bytes; required with `redisUrl`. */
+  redisSigningKey?: string;
+  /** Prefix of every Redis key and channel (default `realtime:`). */
+  redisKeyPrefix?: string;
+  /** Per-user connection lease TTL on Redis: a dead node's slots free within this. */
+  redisLeaseTtlMs?: number;
   /**
    * Environment to read the contract's variables from (defaults to `process.env`).
    * Explicit options above win over the environment.
@@ -127,6 +135,12 @@ export interface RealtimeConfig {
   readonly alertEvalIntervalMs: number;
   readonly alertThresholds: Readonly<Record<NamespaceName, AlertThresholds>>;
   readonly heapLimitBytes: number;
+  readonly redis?: {
+    readonly url: string;
+    readonly signingKey: string;
+    readonly keyPrefix: string;
+    readonly leaseTtlMs: number;
+  };
 }
 
 /** Tokens longer than this are refused before any parsing (oversized-token attacks). */
@@ -136,9 +150,11 @@ export const MIN_SECRET_BYTES = 32;
 export const MIN_API_KEY_LENGTH = 32;
 export const MAX_ACTIVITY_FLUSH_INTERVAL_MS = 600_000;
 
-type NumericKey = {
-  [K in keyof RealtimeConfig]-?: RealtimeConfig[K] extends number ? K : never;
-}[keyof RealtimeConfig];
+type NumericKey =
+  | {
+      [K in keyof RealtimeConfig]-?: RealtimeConfig[K] extends number ? K : never;
+    }[keyof RealtimeConfig]
+  | 'redisLeaseTtlMs';
 
 /** Numeric settings: env variable, default, and the smallest accepted value. */
 const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
@@ -170,6 +186,7 @@ const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
   ['revocationTtlMs', 'REVOCATION_TTL_MS', 24 * 3600 * 1000, 1000],
   ['shutdownTimeoutMs', 'SHUTDOWN_TIMEOUT_MS', 10000, 1],
   ['alertEvalIntervalMs', 'ALERT_EVAL_INTERVAL_MS', 15000, 10],
+  ['redisLeaseTtlMs', 'REDIS_LEASE_TTL_MS', 30000, 300],
   ['heapLimitBytes', 'HEALTH_HEAP_LIMIT_BYTES', Math.floor(getHeapStatistics().heap_size_limit * 0.9), 1],
 ];
 
@@ -263,6 +280,20 @@ function resolveJwt(options: RealtimeOptions, env: RealtimeOptions['env'] & obje
   return { key: secret, algorithm: 'HS256', ...common };
 }
 
+export const MIN_REDIS_SIGNING_KEY_BYTES = 32;
+
+function resolveRedis(options: RealtimeOptions, env: Readonly<Record<string, string | undefined>>, leaseTtlMs: number): RealtimeConfig['redis'] {
+  const url = options.redisUrl ?? nonEmpty(env.REDIS_URL);
+  if (url === undefined) return undefined;
+  if (!/^rediss?:\/\//.test(url)) throw new RealtimeConfigError('REDIS_URL must start with redis:// or rediss://');
+  const signingKey = options.redisSigningKey ?? nonEmpty(env.REDIS_SIGNING_KEY);
+  if (signingKey === undefined || Buffer.byteLength(signingKey) < MIN_REDIS_SIGNING_KEY_BYTES) {
+    throw new RealtimeConfigError(`REDIS_SIGNING_KEY is required with REDIS_URL and must be at least ${MIN_REDIS_SIGNING_KEY_BYTES} bytes`);
+  }
+  const keyPrefix = options.redisKeyPrefix ?? nonEmpty(env.REDIS_KEY_PREFIX) ?? 'realtime:';
+  return Object.freeze({ url, signingKey, keyPrefix, leaseTtlMs });
+}
+
 /** Merges defaults, environment and explicit options, and validates the result. Throws RealtimeConfigError. */
 export function resolveRealtimeOptions(options: RealtimeOptions = {}): RealtimeConfig {
   const env = options.env ?? process.env;
@@ -309,8 +340,10 @@ export function resolveRealtimeOptions(options: RealtimeOptions = {}): RealtimeC
     throw new RealtimeConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
 
+  const { redisLeaseTtlMs, ...rest } = numbers;
   return Object.freeze({
-    ...numbers,
+    ...rest,
+    redis: resolveRedis(options, env, redisLeaseTtlMs),
     jwt: Object.freeze(resolveJwt(options, env)),
     allowedOrigins: new Set(allowedOrigins),
     authCookieName: options.authCookieName ?? nonEmpty(env.AUTH_COOKIE_NAME) ?? 'access_token',

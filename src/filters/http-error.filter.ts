@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { ErrorCode, HTTP_REJECTIONS, type HttpRejectionStatus } from '../protocol/error-codes.js';
 import { PublishRejected } from '../publishing/realtime-publisher.js';
+import { BrokerUnavailableError } from '../publishing/broker.js';
 
 /**
  * Bodies of the realtime HTTP API: `{code, message, details?}` with the contract's fixed
@@ -20,6 +21,11 @@ export class HttpErrorFilter implements ExceptionFilter {
         message: exception.message,
         details: [{ field: exception.field, constraints: [exception.constraint] }],
       });
+      return;
+    }
+    if (exception instanceof BrokerUnavailableError) {
+      this.logger.warn('publish failed: broker unavailable', describeError(exception));
+      response.status(503).json(HTTP_REJECTIONS[503]);
       return;
     }
     if (exception instanceof HttpException) {

@@ -52,6 +52,11 @@ export interface Broker {
 
 export const BROKER = Symbol('BROKER');
 
+/** The broker could not carry a message to the other nodes (e.g. Redis is down); local delivery happened. */
+export class BrokerUnavailableError extends Error {
+  override name = 'BrokerUnavailableError';
+}
+
 /** Single-node broker: delivers synchronously to the local handlers. */
 export class InMemoryBroker implements Broker {
   private readonly handlers: BrokerHandler[] = [];

@@ -1,5 +1,5 @@
 import { NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
-import type { Broker, BrokerHandler, BrokerMessage } from '../publishing/broker.js';
+import { type Broker, type BrokerHandler, type BrokerMessage, BrokerUnavailableError } from '../publishing/broker.js';
 import type { RedisConnection, RedisErrorReporter } from './redis-connection.js';
 import type { EnvelopeRejection, EnvelopeSigner } from './signed-envelope.js';
 
@@ -97,7 +97,7 @@ export class RedisBroker implements Broker {
     } catch (error) {
       this.counters.publishFailures += 1;
       this.report('redis broker publish', error);
-      throw error;
+      throw new BrokerUnavailableError('the message could not be published to Redis', { cause: error });
     }
   }
 
