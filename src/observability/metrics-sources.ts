@@ -4,7 +4,16 @@ import { CHAT_HISTORY_STORE, type ChatHistoryStore } from '../chat/chat-history.
 import { ConnectionRegistry } from '../connection/connection-registry.js';
 import { NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
 import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
+import { BROKER, type Broker } from '../publishing/broker.js';
 import { RealtimeMetrics } from './realtime-metrics.js';
+
+interface BrokerCounters {
+  stats(): { publishFailures: number; rejected: Readonly<Record<string, number>> };
+}
+
+function hasCounters(broker: Broker): broker is Broker & BrokerCounters {
+  return typeof (broker as Partial<BrokerCounters>).stats === 'function';
+}
 
 /** Points the scrape-time gauges at the services that own the figures. */
 @Injectable()
@@ -15,6 +24,7 @@ export class MetricsSources implements OnModuleInit {
     @Inject(SubscriptionRegistry) private readonly subscriptions: SubscriptionRegistry,
     @Inject(CHAT_HISTORY_STORE) private readonly chat: ChatHistoryStore,
     @Inject(ActivityBuffer) private readonly activity: ActivityBuffer,
+    @Inject(BROKER) private readonly broker: Broker,
   ) {}
 
   onModuleInit(): void {
@@ -32,6 +42,7 @@ export class MetricsSources implements OnModuleInit {
       subscriptions: () => namespaces.map((ns) => [ns, ...this.subscriptions.namespaceSizes(ns)] as const),
       chat: () => this.chat.sizes(),
       activityBuffered: () => this.activity.stats().buffered,
+      broker: () => (hasCounters(this.broker) ? this.broker.stats() : undefined),
     });
   }
 }

@@ -17,6 +17,8 @@ export interface GaugeSources {
   subscriptions(): Iterable<readonly [NamespaceName, number, number]>;
   chat(): Promise<{ commodities: number; messages: number }>;
   activityBuffered(): number;
+  /** Cumulative broker counters, when the broker keeps them (Redis). */
+  broker(): { publishFailures: number; rejected: Readonly<Record<string, number>> } | undefined;
 }
 
 /**
@@ -87,6 +89,14 @@ export class RealtimeMetrics {
       chatMessages.set(chat.messages);
       chatCommodities.set(chat.commodities);
       activityBuffered.set(sources.activityBuffered());
+      const broker = sources.broker();
+      if (broker) {
+        // The broker owns these running totals; mirrored at scrape time.
+        this.brokerPublishFailures.reset();
+        this.brokerPublishFailures.inc(broker.publishFailures);
+        this.brokerRejected.reset();
+        for (const [reason, count] of Object.entries(broker.rejected)) this.brokerRejected.inc({ reason }, count);
+      }
     };
     this.collectBeforeScrape = collect;
   }
