@@ -56,7 +56,12 @@ export class FrameDispatcher {
     const handler = handlers.get(frame.event);
     if (!handler) {
       this.metrics.framesIn.inc({ namespace, event: UNROUTED });
-      this.filter.report(socket, new RealtimeException(ErrorCode.UNKNOWN_EVENT, { message: `Unknown event on /ws/${socket.session.namespace.name}` }), frame);
+      // Pending connections learn nothing about which events exist (§4: all but auth/ping → UNAUTHORIZED).
+      const error =
+        socket.session.state === 'pending'
+          ? new RealtimeException(ErrorCode.UNAUTHORIZED, { invalidFrame: true })
+          : new RealtimeException(ErrorCode.UNKNOWN_EVENT, { message: `Unknown event on /ws/${namespace}` });
+      this.filter.report(socket, error, frame);
       return;
     }
     const labels = { namespace, event: frame.event };

@@ -1,5 +1,5 @@
 import { WsException } from '@nestjs/websockets';
-import { ERROR_MESSAGES, ErrorCode } from '../protocol/error-codes.js';
+import { ERROR_MESSAGES, ErrorCode, INVALID_FRAME_CODES } from '../protocol/error-codes.js';
 import type { CloseCode } from '../protocol/close-codes.js';
 
 export interface ValidationDetail {
@@ -13,6 +13,8 @@ export interface RealtimeExceptionOptions {
   readonly retryAfterMs?: number;
   /** Close the connection with this code right after the envelope is sent. */
   readonly close?: CloseCode;
+  /** Counts towards WS_MAX_INVALID_FRAMES although the code is not one of the invalid-frame codes. */
+  readonly invalidFrame?: boolean;
 }
 
 /**
@@ -24,6 +26,7 @@ export class RealtimeException extends WsException {
   readonly details?: readonly ValidationDetail[];
   readonly retryAfterMs?: number;
   readonly closeCode?: CloseCode;
+  readonly invalidFrame: boolean;
 
   constructor(code: ErrorCode, options: RealtimeExceptionOptions = {}) {
     const message = options.message ?? ERROR_MESSAGES[code];
@@ -32,6 +35,7 @@ export class RealtimeException extends WsException {
     this.details = options.details;
     this.retryAfterMs = options.retryAfterMs;
     this.closeCode = options.close;
+    this.invalidFrame = options.invalidFrame ?? INVALID_FRAME_CODES.has(code);
   }
 
   static unauthorized(close?: CloseCode): RealtimeException {

@@ -7,7 +7,7 @@ import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { RealtimeMetrics } from '../observability/realtime-metrics.js';
 import { type AuditEventKind, SecurityAuditLog } from '../observability/security-audit-log.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { ErrorCode, INVALID_FRAME_CODES } from '../protocol/error-codes.js';
+import { ErrorCode } from '../protocol/error-codes.js';
 import { SessionEvent } from '../protocol/events.js';
 import type { InboundFrame } from '../protocol/frame.js';
 
@@ -93,7 +93,7 @@ export class WsExceptionFilter implements ExceptionFilter {
       return;
     }
     const now = Date.now();
-    if (INVALID_FRAME_CODES.has(error.code) && session.invalidFrames.hit(now)) {
+    if (error.invalidFrame && session.invalidFrames.hit(now)) {
       this.audit.record('invalid_frame', session.ipHash, { namespace, connectionId: session.id, closed: CloseCode.TOO_MANY_INVALID_FRAMES });
       client.closeWith(CloseCode.TOO_MANY_INVALID_FRAMES);
     } else if (error.code === ErrorCode.RATE_LIMITED && session.rateStrikes.hit(now)) {

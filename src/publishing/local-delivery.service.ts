@@ -32,7 +32,7 @@ export class LocalDeliveryService implements OnModuleInit {
       case 'topic':
         return this.counted(message.namespace, message.event, this.deliverTopics(message));
       case 'namespace':
-        return this.counted(message.namespace, message.event, new OutboundFrame(message.event, message.data).sendToAll(this.connections.inNamespace(message.namespace)));
+        return this.counted(message.namespace, message.event, new OutboundFrame(message.event, message.data).sendToAll(this.admitted(message.namespace)));
       case 'targeted':
         return this.counted(message.namespace, message.event, new OutboundFrame(message.event, message.data).sendToAll(this.targets(message)));
       case 'close':
@@ -47,6 +47,13 @@ export class LocalDeliveryService implements OnModuleInit {
     // mololink event names are publisher-chosen: one label for all keeps cardinality bounded.
     if (sent > 0) this.metrics.framesOut.inc({ namespace, event: event.startsWith('mololink.') ? 'mololink.*' : event }, sent);
     return sent;
+  }
+
+  /** Connections of a namespace that may receive its pushes: pending ones get session frames only. */
+  private *admitted(namespace: NamespaceName): Iterable<RealtimeSocket> {
+    for (const socket of this.connections.inNamespace(namespace)) {
+      if (socket.session.state !== 'pending') yield socket;
+    }
   }
 
   private deliverTopics(message: TopicMessage): number {

@@ -50,6 +50,6 @@ test('namespaces smoke', async () => {
   const pending = await Client.open(server.ws('/ws/mololink'));
   expect(pending.connected?.data?.authenticated).toBe(false);
   expect((await pending.call('ping', {})).event).toBe('pong');
-  expect((await pending.call('tracking.subscribe', { trackingId: 'x' })).code).toBe('UNKNOWN_EVENT');
+  expect((await pending.call('tracking.subscribe', { trackingId: 'x' })).code).toBe('UNAUTHORIZED');
   for (const x of [a, c, n, p, adm, m, pending]) x.close();
 });

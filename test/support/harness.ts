@@ -22,6 +22,8 @@ export interface Stats {
   lifecycle: { heartbeatTerminations: number; timers: number };
   activity: { buffered: number; flushed: number; dropped: number };
   chat: { commodities: number; messages: number };
+  /** Collaboration rooms known to the room presence store (0 once every room is empty, finding 20). */
+  rooms: number;
   heapUsed: number;
 }
 

@@ -9,6 +9,7 @@ import {
   ACTIVITY_SINK,
   type ActivityItem,
   ActivityBuffer,
+  AlertMonitor,
   bootstrapRealtimeApp,
   CHAT_HISTORY_STORE,
   type ChatHistoryStore,
@@ -22,6 +23,7 @@ import {
 } from '../../src/index.js';
 import { ConnectionLimiter } from '../../src/connection/connection-limiter.js';
 import { HandshakeRateLimiter } from '../../src/connection/handshake-rate-limiter.js';
+import { ROOM_PRESENCE_STORE, type RoomPresenceStore } from '../../src/subscriptions/room-presence.store.js';
 
 export interface HarnessConfig {
   readonly options: RealtimeOptions;
@@ -29,6 +31,8 @@ export interface HarnessConfig {
   readonly failingRevocationUser?: string;
   /** `throwing`: every activity write fails; `recording`: each batch is printed as `{"activityBatch":[...]}`. */
   readonly activitySink?: 'throwing' | 'recording';
+  /** Subscribes to AlertMonitor.onAlert and prints each event as `{"alertEvent":{...}}`. */
+  readonly alertEvents?: boolean;
 }
 
 export type HarnessRequest =
@@ -73,6 +77,9 @@ async function main(): Promise<void> {
   const app: INestApplication = await bootstrapRealtimeApp({ env: {}, ...config.options }, { port: 0, host: '127.0.0.1' }, { overrides });
   const address = app.getHttpServer().address() as { port: number };
   const publisher = app.get(RealtimePublisher);
+  if (config.alertEvents) {
+    app.get(AlertMonitor).onAlert((event) => void process.stdout.write(JSON.stringify({ alertEvent: event }) + '\n'));
+  }
 
   const stats = () => ({
     connections: app.get(ConnectionRegistry).sizes(),
@@ -85,6 +92,7 @@ async function main(): Promise<void> {
   });
 
   const chat = app.get<symbol, ChatHistoryStore>(CHAT_HISTORY_STORE);
+  const presence = app.get<symbol, RoomPresenceStore>(ROOM_PRESENCE_STORE);
 
   process.on('message', (raw: HarnessRequest) => {
     const answer = (result: unknown) => process.send?.({ seq: raw.seq, result });
@@ -92,7 +100,7 @@ async function main(): Promise<void> {
     const run = async (): Promise<unknown> => {
       switch (raw.cmd) {
         case 'stats':
-          return { ...stats(), chat: await chat.sizes() };
+          return { ...stats(), chat: await chat.sizes(), rooms: await presence.rooms() };
         case 'publish':
           return (publisher[raw.method] as (...args: unknown[]) => Promise<void>)(...raw.args);
         case 'flushActivity':
