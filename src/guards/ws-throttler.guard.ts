@@ -1,5 +1,5 @@
-import { Injectable } from '@nestjs/common';
-import { ThrottlerGuard, type ThrottlerRequest } from '@nestjs/throttler';
+import { type ExecutionContext, Injectable } from '@nestjs/common';
+import { ThrottlerGuard, type ThrottlerOptions } from '@nestjs/throttler';
 import { TokenBucket } from '../common/token-bucket.js';
 import type { RealtimeSocket } from '../connection/client-session.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
@@ -10,24 +10,32 @@ export const THROTTLER_AUTHENTICATED = 'authenticated';
 export const THROTTLER_ANONYMOUS = 'anonymous';
 
 /**
- * Message-rate limit per connection on @nestjs/throttler (finding 9). Each named
- * throttler's `limit` per `ttl` becomes a token bucket (capacity `limit`, refill `limit`
- * per `ttl`) held on the connection itself, so its state dies with the connection and
- * no shared map keyed by client input exists. Anonymous and pending connections use the
- * stricter `anonymous` throttler.
+ * Message-rate limit per connection on @nestjs/throttler (finding 9). The throttler that
+ * applies is chosen by the connection's state (anonymous and pending connections get the
+ * stricter `anonymous` one); its `limit` per `ttl` becomes a token bucket (capacity
+ * `limit`, refilled `limit` per `ttl`) held on the connection itself, so the state dies
+ * with the connection and no shared map keyed by client input exists.
+ *
+ * `canActivate` is replaced because the generic one resolves every throttler's
+ * per-route metadata through several awaits on every frame; here the throttler options
+ * are read once and each frame costs one bucket operation.
  */
 @Injectable()
 export class WsThrottlerGuard extends ThrottlerGuard {
-  protected override async handleRequest(request: ThrottlerRequest): Promise<boolean> {
-    const { context, limit, ttl, throttler } = request;
+  private byName: ReadonlyMap<string, ThrottlerOptions> | undefined;
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
     const session = context.switchToWs().getClient<RealtimeSocket>().session;
-    const applies = session.authenticated ? THROTTLER_AUTHENTICATED : THROTTLER_ANONYMOUS;
-    const name = throttler.name ?? 'default';
-    if (name !== applies) return true;
+    const name = session.authenticated ? THROTTLER_AUTHENTICATED : THROTTLER_ANONYMOUS;
+    this.byName ??= new Map(this.throttlers.map((t) => [t.name ?? 'default', t]));
+    const throttler = this.byName.get(name);
+    if (!throttler || typeof throttler.limit !== 'number' || typeof throttler.ttl !== 'number') {
+      throw new Error(`WsThrottlerGuard: throttler "${name}" needs a numeric limit and ttl`);
+    }
     const now = Date.now();
     let bucket = session.rateBuckets.get(name);
     if (!bucket) {
-      bucket = new TokenBucket((limit * 1000) / ttl, limit, now);
+      bucket = new TokenBucket((throttler.limit * 1000) / throttler.ttl, throttler.limit, now);
       session.rateBuckets.set(name, bucket);
     }
     const waitMs = bucket.take(now);
