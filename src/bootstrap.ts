@@ -23,7 +23,8 @@ export async function bootstrapRealtimeApp(
   const app = await NestFactory.create(RealtimeModule.forRoot(options, extensions), { bufferLogs: true, abortOnError: false });
   app.useLogger(new NestJsonLogger(app.get(RealtimeLogger)));
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // useProcessExit: exit 0 after the drain instead of re-raising the signal.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   await app.listen(listen.port, listen.host ?? '0.0.0.0');
   return app;
 }

@@ -1,0 +1,278 @@
+/**
+ * PROTOCOL.md §8 (server-side publishing over HTTP), the health endpoints of §1, and the
+ * startup checks of §8/§9 on the production entry point (finding 1).
+ */
+import { spawn } from 'node:child_process';
+import request from 'supertest';
+import { handshakeStatus, MAIN_ENTRY, type ServerHandle, startServer, token } from '../support/harness.js';
+import { BODY, bearer, ClientPool, expectAlive } from '../support/e2e-helpers.js';
+
+const API_KEY = 'http-api-e2e-key-0123456789abcdefghij';
+const NOT_FOUND = { code: 'NOT_FOUND', message: 'Not Found' };
+const UNAUTHORIZED = { code: 'UNAUTHORIZED', message: 'Unauthorized' };
+
+let api: ServerHandle; // REALTIME_API_KEY set
+let closed: ServerHandle; // no API key
+const pool = new ClientPool(() => api);
+
+beforeAll(async () => {
+  [api, closed] = await Promise.all([startServer({ options: { apiKey: API_KEY } }), startServer()]);
+});
+
+afterEach(async () => {
+  await pool.drain();
+});
+
+afterAll(async () => {
+  await Promise.all([api, closed].map((s) => s?.stop()));
+});
+
+/** POSTs JSON to the API server with `key` as X-Api-Key (null: no header at all). */
+const post = (path: string, body: unknown, key: string | null = API_KEY) => {
+  const req = request(api.http()).post(path).set('Content-Type', 'application/json');
+  return key === null ? req.send(body as object) : req.set('X-Api-Key', key).send(body as object);
+};
+
+describe('without REALTIME_API_KEY', () => {
+  test.each(['/realtime/publish', '/realtime/disconnect', '/realtime/revoke'])('POST %s is 404 with the NOT_FOUND body, with or without a key', async (path) => {
+    const bare = await request(closed.http()).post(path).send({ namespace: 'main', data: {} });
+    expect(bare.status).toBe(404);
+    expect(bare.body).toEqual(NOT_FOUND);
+    const keyed = await request(closed.http()).post(path).set('X-Api-Key', API_KEY).send({ namespace: 'main', data: {} });
+    expect(keyed.status).toBe(404);
+    expect(keyed.body).toEqual(NOT_FOUND);
+  });
+});
+
+describe('X-Api-Key', () => {
+  test.each([
+    ['a missing key', null],
+    ['a wrong key of the same length', 'x'.repeat(API_KEY.length)],
+    ['a prefix of the key', API_KEY.slice(0, -1)],
+    ['the key plus one character', `${API_KEY}x`],
+    ['the key in upper case', API_KEY.toUpperCase()],
+    ['an empty key', ''],
+  ])('%s is 401 with the UNAUTHORIZED body and has no effect', async (_name, key) => {
+    const client = await pool.open('/ws/main', bearer(token({ sub: 'api-victim' })));
+    const valid: Record<string, object> = {
+      '/realtime/publish': { namespace: 'main', data: { leak: true } },
+      '/realtime/disconnect': { userId: 'api-victim' },
+      '/realtime/revoke': { userId: 'api-victim' },
+    };
+    for (const [path, body] of Object.entries(valid)) {
+      const res = await post(path, body, key);
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual(UNAUTHORIZED);
+    }
+    await expectAlive(client);
+    expect(client.all('system.announcement')).toHaveLength(0);
+  });
+});
+
+describe('POST /realtime/publish', () => {
+  test('tracking: 202 {"accepted":true}; subscribers of the topic get tracking.update with trackingId added, others nothing', async () => {
+    const subscriber = await pool.open('/ws/tracking');
+    const bystander = await pool.open('/ws/tracking');
+    await subscriber.call('tracking.subscribe', { trackingId: 'HTTP-1' });
+    await bystander.call('tracking.subscribe', { trackingId: 'HTTP-2' });
+    const res = await post('/realtime/publish', { namespace: 'tracking', topic: 'HTTP-1', data: { status: 'in_transit', eta: 5 } });
+    expect(res.status).toBe(202);
+    expect(res.text).toBe('{"accepted":true}');
+    const update = await subscriber.next('tracking.update');
+    expect(update).toEqual({ event: 'tracking.update', data: { status: 'in_transit', eta: 5, trackingId: 'HTTP-1' } });
+    await expectAlive(bystander);
+    expect(bystander.all('tracking.update')).toHaveLength(0);
+  });
+
+  test('main: system.announcement reaches /ws/main connections only', async () => {
+    const onMain = await pool.open('/ws/main');
+    const authedMain = await pool.open('/ws/main', bearer(token({ sub: 'reader' })));
+    const onTracking = await pool.open('/ws/tracking');
+    const res = await post('/realtime/publish', { namespace: 'main', data: { text: 'maintenance at 22:00' } });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ accepted: true });
+    for (const c of [onMain, authedMain]) {
+      expect(await c.next('system.announcement')).toEqual({ event: 'system.announcement', data: { text: 'maintenance at 22:00' } });
+    }
+    await expectAlive(onTracking);
+    expect(onTracking.all('system.announcement')).toHaveLength(0);
+  });
+
+  test.each([
+    ['an unknown namespace', { namespace: 'weather', data: {} }, 'namespace'],
+    ['a missing namespace', { topic: 'A', data: {} }, 'namespace'],
+    ['a tracking publish without topic', { namespace: 'tracking', data: {} }, 'topic'],
+    ['a bad topic pattern', { namespace: 'tracking', topic: 'no spaces!', data: {} }, 'topic'],
+    ['a 65-character topic', { namespace: 'tracking', topic: 't'.repeat(65), data: {} }, 'topic'],
+    ['data over 64 KiB', { namespace: 'tracking', topic: 'BIG', data: { blob: 'b'.repeat(66 * 1024) } }, 'data'],
+    ['data that is not an object', { namespace: 'main', data: ['x'] }, 'data'],
+    ['an unknown body field', { namespace: 'main', data: {}, extra: 1 }, 'extra'],
+  ])('%s is 400 VALIDATION_FAILED with details naming the field', async (_name, body, field) => {
+    const client = await pool.open('/ws/main');
+    const res = await post('/realtime/publish', body);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(typeof res.body.message).toBe('string');
+    expect(res.body.message).not.toMatch(/\n\s+at |\.(ts|js):\d+/);
+    expect(Array.isArray(res.body.details)).toBe(true);
+    expect((res.body.details as Array<{ field: string }>).map((d) => d.field)).toContain(field);
+    await expectAlive(client);
+    expect(client.all('system.announcement')).toHaveLength(0);
+  });
+
+  test('data of exactly 64 KiB is accepted', async () => {
+    const subscriber = await pool.open('/ws/tracking');
+    await subscriber.call('tracking.subscribe', { trackingId: 'EDGE' });
+    const data = { blob: '' };
+    data.blob = 'b'.repeat(64 * 1024 - Buffer.byteLength(JSON.stringify(data)));
+    const res = await post('/realtime/publish', { namespace: 'tracking', topic: 'EDGE', data });
+    expect(res.status).toBe(202);
+    expect((await subscriber.next('tracking.update')).data?.blob).toBe(data.blob);
+  });
+});
+
+describe('POST /realtime/disconnect and /realtime/revoke', () => {
+  test('disconnect {userId}: 202 and every connection of the user closes with 4401', async () => {
+    const a = await pool.open('/ws/main', bearer(token({ sub: 'http-kick' })));
+    const b = await pool.open('/ws/tracking', bearer(token({ sub: 'http-kick' })));
+    const other = await pool.open('/ws/main', bearer(token({ sub: 'http-stay' })));
+    const res = await post('/realtime/disconnect', { userId: 'http-kick' });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ accepted: true });
+    expect((await a.waitClose()).code).toBe(4401);
+    expect((await b.waitClose()).code).toBe(4401);
+    await expectAlive(other);
+  });
+
+  test('revoke {jti}: 202, matching connections close with 4401, and the token is refused afterwards', async () => {
+    const revoked = token({ sub: 'http-rev', jti: 'http-jti-1' });
+    const client = await pool.open('/ws/tracking', bearer(revoked));
+    const sibling = await pool.open('/ws/main', bearer(token({ sub: 'http-rev', jti: 'http-jti-2' })));
+    const res = await post('/realtime/revoke', { jti: 'http-jti-1' });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ accepted: true });
+    expect((await client.waitClose()).code).toBe(4401);
+    await expectAlive(sibling);
+    const again = await handshakeStatus(api.ws('/ws/main'), bearer(revoked));
+    expect(again.status).toBe(401);
+    expect(again.body).toBe(BODY[401]);
+  });
+
+  test('revoke {userId}: 202, all their connections close with 4401, and their earlier tokens are refused', async () => {
+    const earlier = token({ sub: 'http-rev-user', iat: Math.floor(Date.now() / 1000) - 10 });
+    const a = await pool.open('/ws/main', bearer(earlier));
+    const res = await post('/realtime/revoke', { userId: 'http-rev-user' });
+    expect(res.status).toBe(202);
+    expect((await a.waitClose()).code).toBe(4401);
+    const again = await handshakeStatus(api.ws('/ws/tracking'), bearer(earlier));
+    expect(again.status).toBe(401);
+    expect(again.body).toBe(BODY[401]);
+  });
+
+  test.each([
+    ['/realtime/disconnect', {}],
+    ['/realtime/disconnect', { userId: '' }],
+    ['/realtime/disconnect', { userId: 'u', extra: true }],
+    ['/realtime/revoke', {}],
+    ['/realtime/revoke', { jti: 5 }],
+  ])('POST %s with %j is 400 VALIDATION_FAILED with details', async (path, body) => {
+    const res = await post(path, body);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(Array.isArray(res.body.details)).toBe(true);
+    expect(res.body.details.length).toBeGreaterThan(0);
+  });
+});
+
+describe('health', () => {
+  test('/health/live and /health/ready are 200 on a running server, with or without an API key', async () => {
+    for (const server of [api, closed]) {
+      const live = await request(server.http()).get('/health/live');
+      expect(live.status).toBe(200);
+      expect(live.body.status).toBe('ok');
+      const ready = await request(server.http()).get('/health/ready');
+      expect(ready.status).toBe(200);
+      expect(ready.body.status).toBe('ok');
+    }
+  });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  listened: boolean;
+}
+
+/** Runs the production entry with exactly `env` (plus PATH/HOME); kills it once it listens. */
+function runMain(env: Record<string, string>, timeoutMs = 10_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN_ENTRY], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let listened = false;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (!listened && /listening/.test(stdout)) {
+        listened = true;
+        child.kill('SIGKILL');
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`main did not exit or listen in ${timeoutMs} ms:\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, listened });
+    });
+    child.once('error', reject);
+  });
+}
+
+describe('startup of the production entry (dist/main.js)', () => {
+  const SECRET_32 = 's'.repeat(32);
+
+  test('control: with a 32-byte JWT_SECRET the server starts and listens', async () => {
+    const run = await runMain({ JWT_SECRET: SECRET_32 });
+    expect(run.listened).toBe(true);
+  });
+
+  test('finding 1: without JWT_SECRET (or JWT_PUBLIC_KEY) startup fails non-zero, naming JWT_SECRET, before listening', async () => {
+    const run = await runMain({});
+    expect(run.listened).toBe(false);
+    expect(run.code).not.toBe(0);
+    expect(run.code).not.toBeNull();
+    expect(run.stderr).toContain('JWT_SECRET');
+  });
+
+  test('finding 1: a 10-byte JWT_SECRET fails startup non-zero, naming JWT_SECRET', async () => {
+    const run = await runMain({ JWT_SECRET: '0123456789' });
+    expect(run.listened).toBe(false);
+    expect(run.code).not.toBe(0);
+    expect(run.code).not.toBeNull();
+    expect(run.stderr).toContain('JWT_SECRET');
+    expect(run.stderr).not.toContain('0123456789');
+  });
+
+  test('finding 1: a 31-byte JWT_SECRET (one short of the minimum) fails startup', async () => {
+    const run = await runMain({ JWT_SECRET: 's'.repeat(31) });
+    expect(run.listened).toBe(false);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('JWT_SECRET');
+  });
+
+  test('a 10-character REALTIME_API_KEY fails startup non-zero, naming REALTIME_API_KEY', async () => {
+    const run = await runMain({ JWT_SECRET: SECRET_32, REALTIME_API_KEY: 'short-key!' });
+    expect(run.listened).toBe(false);
+    expect(run.code).not.toBe(0);
+    expect(run.code).not.toBeNull();
+    expect(run.stderr).toContain('REALTIME_API_KEY');
+    expect(run.stderr).not.toContain('short-key!');
+  });
+});
+
