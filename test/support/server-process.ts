@@ -19,6 +19,7 @@ import {
   type RealtimeOptions,
   RealtimePublisher,
   REVOCATION_STORE,
+  type RevocationStore,
   SubscriptionRegistry,
 } from '../../src/index.js';
 import { ConnectionLimiter } from '../../src/connection/connection-limiter.js';
@@ -31,6 +32,8 @@ export interface HarnessConfig {
   readonly failingRevocationUser?: string;
   /** `throwing`: every activity write fails; `recording`: each batch is printed as `{"activityBatch":[...]}`. */
   readonly activitySink?: 'throwing' | 'recording';
+  /** The message of the error the `throwing` activity sink rejects with (default `sink down`). */
+  readonly activitySinkError?: string;
   /** Subscribes to AlertMonitor.onAlert and prints each event as `{"alertEvent":{...}}`. */
   readonly alertEvents?: boolean;
 }
@@ -44,7 +47,9 @@ export type HarnessRequest =
   | { readonly seq: number; readonly cmd: 'revoke'; readonly jti?: string; readonly userId?: string }
   /** Calls any RealtimePublisher method, e.g. `{cmd:'publish', method:'notify', args:[['u1'], {n:1}]}`. */
   | { readonly seq: number; readonly cmd: 'publish'; readonly method: PublisherMethod; readonly args: unknown[] }
-  | { readonly seq: number; readonly cmd: 'flushActivity' };
+  | { readonly seq: number; readonly cmd: 'flushActivity' }
+  /** Revokes in the store only (no immediate close), so only periodic revalidation can act on it. */
+  | { readonly seq: number; readonly cmd: 'revokeInStoreOnly'; readonly jti: string };
 
 type PublisherMethod = 'trackingUpdate' | 'projectUpdate' | 'notify' | 'mololink' | 'announce' | 'disconnectUser' | 'revoke';
 
@@ -67,7 +72,8 @@ async function main(): Promise<void> {
     overrides.push({ provide: REVOCATION_STORE, useFactory: () => new FailingRevocationStore(user) });
   }
   if (config.activitySink === 'throwing') {
-    overrides.push({ provide: ACTIVITY_SINK, useValue: { write: async () => Promise.reject(new Error('sink down')) } });
+    const message = config.activitySinkError ?? 'sink down';
+    overrides.push({ provide: ACTIVITY_SINK, useValue: { write: async () => Promise.reject(new Error(message)) } });
   } else if (config.activitySink === 'recording') {
     overrides.push({
       provide: ACTIVITY_SINK,
@@ -103,6 +109,8 @@ async function main(): Promise<void> {
           return { ...stats(), chat: await chat.sizes(), rooms: await presence.rooms() };
         case 'publish':
           return (publisher[raw.method] as (...args: unknown[]) => Promise<void>)(...raw.args);
+        case 'revokeInStoreOnly':
+          return app.get<symbol, RevocationStore>(REVOCATION_STORE).revokeToken(raw.jti, Date.now() + 60_000);
         case 'flushActivity':
           return app.get(ActivityBuffer).flush();
         case 'trackingUpdate':
