@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { RealtimeWsAdapter } from './adapter/realtime-ws.adapter.js';
 import type { RealtimeOptions } from './config/realtime-options.js';
 import { NestJsonLogger, RealtimeLogger } from './logging/realtime-logger.js';
+import { HttpErrorFilter } from './filters/http-error.filter.js';
 import { type RealtimeExtensions, RealtimeModule } from './realtime.module.js';
 
 export interface BootstrapOptions {
@@ -21,7 +22,10 @@ export async function bootstrapRealtimeApp(
   extensions: RealtimeExtensions = {},
 ): Promise<INestApplication> {
   const app = await NestFactory.create(RealtimeModule.forRoot(options, extensions), { bufferLogs: true, abortOnError: false });
-  app.useLogger(new NestJsonLogger(app.get(RealtimeLogger)));
+  const logger = app.get(RealtimeLogger);
+  app.useLogger(new NestJsonLogger(logger));
+  // Errors raised before any route (a body that is not JSON) get the contract's shapes too.
+  app.useGlobalFilters(new HttpErrorFilter(logger));
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   // useProcessExit: exit 0 after the drain instead of re-raising the signal.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });

@@ -89,7 +89,10 @@ export class HandshakeService {
       try {
         identity = await this.verifier.verify(credentials.token);
       } catch (err) {
-        const reason = err instanceof AuthFailure ? err.reason : 'malformed';
+        // Anything but a verdict on the token (e.g. the revocation store is down) is not
+        // the client's failure: it propagates and the upgrade is refused with 503.
+        if (!(err instanceof AuthFailure)) throw err;
+        const reason = err.reason;
         this.metrics.authFailures.inc({ namespace: namespace.name, reason });
         this.metrics.signal(namespace.name, 'authFailures');
         return this.reject(401, namespace, { kind: 'auth_failure', ip, reason, source: credentials.source });

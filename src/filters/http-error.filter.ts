@@ -6,7 +6,7 @@ import { PublishRejected } from '../publishing/realtime-publisher.js';
 import { BrokerUnavailableError } from '../publishing/broker.js';
 
 /**
- * Bodies of the realtime HTTP API: `{code, message, details?}` with the contract's fixed
+ * Bodies of the realtime HTTP API (and, in the standalone server, of every HTTP error): `{code, message, details?}` with the contract's fixed
  * shapes per status; anything unexpected is a generic 500 and a log line.
  */
 @Catch()
@@ -33,10 +33,16 @@ export class HttpErrorFilter implements ExceptionFilter {
       const body = exception.getResponse();
       if (typeof body === 'object' && body !== null && 'code' in body) {
         response.status(status).json(body);
-        return;
+      } else if (status === 400) {
+        // E.g. a body that is not JSON, refused by the body parser before any route: the
+        // contract's 400 shape, without echoing the body back.
+        response.status(400).json({ code: ErrorCode.VALIDATION_FAILED, message: 'Request body is not valid JSON', details: [] });
+      } else if (typeof body === 'object' && body !== null && status !== 401 && status !== 403) {
+        // Bodies that are not ours (terminus' readiness details, unknown routes) pass through.
+        response.status(status).json(body);
+      } else {
+        response.status(status).json(HTTP_REJECTIONS[status as HttpRejectionStatus] ?? { code: 'INTERNAL_ERROR', message: 'Internal error' });
       }
-      const fixed = HTTP_REJECTIONS[status as HttpRejectionStatus];
-      response.status(status).json(fixed ?? { code: 'INTERNAL_ERROR', message: 'Internal error' });
       return;
     }
     this.logger.error('http handler failed', describeError(exception));

@@ -78,7 +78,9 @@ export class SessionAuthService {
     try {
       return await this.verifier.verify(token);
     } catch (err) {
-      this.recordFailure(socket, err instanceof AuthFailure ? err.reason : 'malformed');
+      // A failing dependency (revocation store) is an INTERNAL_ERROR, not the client's bad token.
+      if (!(err instanceof AuthFailure)) throw err;
+      this.recordFailure(socket, err.reason);
       throw RealtimeException.unauthorized(closeOnFailure ? CloseCode.UNAUTHORIZED : undefined);
     }
   }

@@ -24,6 +24,14 @@ export interface Stats {
   chat: { commodities: number; messages: number };
   /** Collaboration rooms known to the room presence store (0 once every room is empty, finding 20). */
   rooms: number;
+  /** The Redis broker's counters (only when the server runs with `redisUrl`). */
+  broker?: {
+    published: number;
+    publishFailures: number;
+    received: number;
+    ownEchoes: number;
+    rejected: { unsigned: number; malformed: number; forged: number; stale: number; invalid_message: number };
+  };
   heapUsed: number;
 }
 

@@ -11,6 +11,7 @@ import {
   ActivityBuffer,
   AlertMonitor,
   bootstrapRealtimeApp,
+  BROKER,
   CHAT_HISTORY_STORE,
   type ChatHistoryStore,
   ConnectionLifecycle,
@@ -94,8 +95,14 @@ async function main(): Promise<void> {
     handshakeIps: app.get(HandshakeRateLimiter).size,
     lifecycle: app.get(ConnectionLifecycle).stats(),
     activity: app.get(ActivityBuffer).stats(),
+    // The Redis broker's counters (published, publishFailures, received, ownEchoes, rejected by reason); absent in memory.
+    broker: brokerStats(),
     heapUsed: process.memoryUsage().heapUsed,
   });
+  function brokerStats(): unknown {
+    const broker = app.get<symbol, { stats?: () => unknown }>(BROKER);
+    return typeof broker.stats === 'function' ? broker.stats() : undefined;
+  }
 
   const chat = app.get<symbol, ChatHistoryStore>(CHAT_HISTORY_STORE);
   const presence = app.get<symbol, RoomPresenceStore>(ROOM_PRESENCE_STORE);
