@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { bootstrapRealtimeApp } from './bootstrap.js';
 import { RealtimeConfigError, resolveRealtimeOptions } from './config/realtime-options.js';
+import { RealtimeLogger, scrubSecrets } from './logging/realtime-logger.js';
 
 /** `npm start`: the realtime server configured from the environment (PROTOCOL.md §9). */
 async function main(): Promise<void> {
@@ -13,11 +14,12 @@ async function main(): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 1000).unref());
   }
-  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'listening', url: await app.getUrl() }) + '\n');
+  app.get(RealtimeLogger).info('listening', { url: await app.getUrl() });
 }
 
 main().catch((err: unknown) => {
-  const message = err instanceof RealtimeConfigError ? err.message : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  process.stderr.write(`realtime: startup failed: ${message}\n`);
+  const message = err instanceof RealtimeConfigError ? err.message : err instanceof Error ? `${err.name}: ${scrubSecrets(err.message)}` : String(err);
+  // Logs are JSON lines, the fatal one included (it goes to stderr).
+  process.stderr.write(JSON.stringify({ level: 'error', time: new Date().toISOString(), service: 'realtime', msg: `startup failed: ${message}` }) + '\n');
   process.exit(1);
 });
