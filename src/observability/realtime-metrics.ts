@@ -85,9 +85,13 @@ export class RealtimeMetrics {
         subscriptions.set({ namespace: ns }, subs);
         topics.set({ namespace: ns }, topicCount);
       }
-      const chat = await sources.chat();
-      chatMessages.set(chat.messages);
-      chatCommodities.set(chat.commodities);
+      // History may live in Redis: during an outage these two keep their last values and
+      // the rest of the scrape (broker failures above all) still answers.
+      const chat = await sources.chat().catch(() => undefined);
+      if (chat) {
+        chatMessages.set(chat.messages);
+        chatCommodities.set(chat.commodities);
+      }
       activityBuffered.set(sources.activityBuffered());
       const broker = sources.broker();
       if (broker) {

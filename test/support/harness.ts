@@ -44,6 +44,8 @@ export interface ServerHandle {
   ws(path: string): string;
   request<T = unknown>(cmd: Record<string, unknown> & { cmd: string }): Promise<T>;
   stats(): Promise<Stats>;
+  /** Full GC in the child (needs `exposeGc: true`), then its `process.memoryUsage()`. */
+  gc(): Promise<NodeJS.MemoryUsage>;
   stop(): Promise<void>;
   exited: Promise<number | null>;
 }
@@ -54,6 +56,8 @@ export async function startServer(config: Partial<HarnessConfig> & { options?: H
   const child = fork(SERVER_PROCESS, [], {
     env: { ...process.env, REALTIME_HARNESS: JSON.stringify({ ...config, options }) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    // `exposeGc`: the child can be asked for a full collection (`gc` request, leak tests).
+    ...(config.exposeGc ? { execArgv: [...process.execArgv, '--expose-gc'] } : {}),
   });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -95,6 +99,7 @@ export async function startServer(config: Partial<HarnessConfig> & { options?: H
     ws: (path: string) => `ws://127.0.0.1:${port}${path}`,
     request,
     stats: () => request<Stats>({ cmd: 'stats' }),
+    gc: () => request<NodeJS.MemoryUsage>({ cmd: 'gc' }),
     exited,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;

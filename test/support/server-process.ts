@@ -1,7 +1,7 @@
 /**
  * A realtime server in a child process for e2e tests. Started with `fork()`; options come
  * as JSON in REALTIME_HARNESS. Talks to the test over IPC: `ready` with the port, then
- * answers `stats`, `publish`, `revoke`, `disconnect` and `close` requests.
+ * answers `stats`, `publish`, `revoke`, `disconnect`, `gc`, `memory`, `prototypeProbe` and `close` requests.
  */
 import 'reflect-metadata';
 import type { INestApplication, Provider } from '@nestjs/common';
@@ -15,8 +15,10 @@ import {
   CHAT_HISTORY_STORE,
   type ChatHistoryStore,
   ConnectionLifecycle,
+  DefaultRealtimeAuthorization,
   ConnectionRegistry,
   InMemoryRevocationStore,
+  REALTIME_AUTHORIZATION,
   type RealtimeOptions,
   RealtimePublisher,
   REVOCATION_STORE,
@@ -37,6 +39,10 @@ export interface HarnessConfig {
   readonly activitySinkError?: string;
   /** Subscribes to AlertMonitor.onAlert and prints each event as `{"alertEvent":{...}}`. */
   readonly alertEvents?: boolean;
+  /** Forks the child with `--expose-gc`, so the `gc` request can run a full collection (read by harness.ts). */
+  readonly exposeGc?: boolean;
+  /** Fault injection: the authorization provider throws for this topic (any namespace), so that handler fails unexpectedly. */
+  readonly throwingTopic?: string;
 }
 
 export type HarnessRequest =
@@ -49,10 +55,56 @@ export type HarnessRequest =
   /** Calls any RealtimePublisher method, e.g. `{cmd:'publish', method:'notify', args:[['u1'], {n:1}]}`. */
   | { readonly seq: number; readonly cmd: 'publish'; readonly method: PublisherMethod; readonly args: unknown[] }
   | { readonly seq: number; readonly cmd: 'flushActivity' }
+  /** The broker's counters alone (no Redis round trip, unlike `stats`, so it answers during an outage). */
+  | { readonly seq: number; readonly cmd: 'brokerStats' }
   /** Revokes in the store only (no immediate close), so only periodic revalidation can act on it. */
-  | { readonly seq: number; readonly cmd: 'revokeInStoreOnly'; readonly jti: string };
+  | { readonly seq: number; readonly cmd: 'revokeInStoreOnly'; readonly jti: string }
+  /** Runs `global.gc()` (needs `exposeGc`) and answers `process.memoryUsage()` after it. */
+  | { readonly seq: number; readonly cmd: 'gc' }
+  /** `process.memoryUsage()` without a collection. */
+  | { readonly seq: number; readonly cmd: 'memory' }
+  /** Reports whether any built-in prototype gained properties since startup (prototype-pollution checks). */
+  | { readonly seq: number; readonly cmd: 'prototypeProbe' };
+
+/** What `prototypeProbe` answers: `polluted` is `({}).polluted`; `added` lists new own keys per prototype. */
+export interface PrototypeProbe {
+  readonly polluted: unknown;
+  readonly added: Record<string, string[]>;
+}
 
 type PublisherMethod = 'trackingUpdate' | 'projectUpdate' | 'notify' | 'mololink' | 'announce' | 'disconnectUser' | 'revoke';
+
+/** Built-in prototypes whose own keys are recorded at startup and compared by `prototypeProbe`. */
+const PROTOTYPES: Readonly<Record<string, object>> = {
+  Object: Object.prototype,
+  Array: Array.prototype,
+  Function: Function.prototype,
+  String: String.prototype,
+  Number: Number.prototype,
+};
+const ownKeys = (proto: object): string[] => Reflect.ownKeys(proto).map(String);
+const PROTOTYPE_KEYS_AT_START = Object.fromEntries(Object.entries(PROTOTYPES).map(([name, proto]) => [name, new Set(ownKeys(proto))]));
+
+function prototypeProbe(): PrototypeProbe {
+  const added: Record<string, string[]> = {};
+  for (const [name, proto] of Object.entries(PROTOTYPES)) {
+    const fresh = ownKeys(proto).filter((key) => !PROTOTYPE_KEYS_AT_START[name]!.has(key));
+    if (fresh.length > 0) added[name] = fresh;
+  }
+  return { polluted: (({}) as Record<string, unknown>).polluted, added };
+}
+
+/** Authorization that fails unexpectedly (throws) for one topic and otherwise applies the defaults. */
+class ThrowingAuthorization extends DefaultRealtimeAuthorization {
+  constructor(private readonly topic: string) {
+    super();
+  }
+
+  override canSubscribe(...args: Parameters<DefaultRealtimeAuthorization['canSubscribe']>): boolean {
+    if (args[2] === this.topic) throw new Error(`injected fault: authorization provider failed for ${this.topic}`);
+    return super.canSubscribe(...args);
+  }
+}
 
 class FailingRevocationStore extends InMemoryRevocationStore {
   constructor(private readonly failingUser: string) {
@@ -71,6 +123,10 @@ async function main(): Promise<void> {
   if (config.failingRevocationUser !== undefined) {
     const user = config.failingRevocationUser;
     overrides.push({ provide: REVOCATION_STORE, useFactory: () => new FailingRevocationStore(user) });
+  }
+  if (config.throwingTopic !== undefined) {
+    const topic = config.throwingTopic;
+    overrides.push({ provide: REALTIME_AUTHORIZATION, useFactory: () => new ThrowingAuthorization(topic) });
   }
   if (config.activitySink === 'throwing') {
     const message = config.activitySinkError ?? 'sink down';
@@ -120,6 +176,21 @@ async function main(): Promise<void> {
           return app.get<symbol, RevocationStore>(REVOCATION_STORE).revokeToken(raw.jti, Date.now() + 60_000);
         case 'flushActivity':
           return app.get(ActivityBuffer).flush();
+        case 'brokerStats':
+          return brokerStats() ?? null;
+        case 'gc': {
+          const gc = (globalThis as { gc?: () => void }).gc;
+          if (typeof gc !== 'function') throw new Error('gc is not exposed: start the server with exposeGc: true');
+          // Twice: the first pass can leave objects whose finalizers free more.
+          gc();
+          await new Promise((resolve) => setImmediate(resolve));
+          gc();
+          return process.memoryUsage();
+        }
+        case 'memory':
+          return process.memoryUsage();
+        case 'prototypeProbe':
+          return prototypeProbe();
         case 'trackingUpdate':
           return publisher.trackingUpdate(raw.trackingId, raw.data);
         case 'announce':

@@ -1,0 +1,84 @@
+// Shared settings of the benchmark suite: sizes, secrets, server list, peer environment.
+import { randomBytes } from 'node:crypto';
+
+/** Scenario sizes. tiny: seconds-long smoke run (CI); ci: a few minutes; full: the sizes of issue 7. */
+export const SIZES = {
+  tiny: {
+    fanout: { cases: [{ subscribers: 10, topics: 1 }, { subscribers: 50, topics: 1 }, { subscribers: 100, topics: 1 }, { subscribers: 50, topics: 5 }], warmupMs: 200, durationMs: 600 },
+    inbound: { connections: 5, inFlight: 2, warmupMs: 200, durationMs: 600 },
+    memory: { connections: 100, warmConnections: 20 },
+    handshakes: { concurrency: 4, warmupMs: 200, durationMs: 600, maxHandshakes: 2000 },
+  },
+  ci: {
+    fanout: { cases: [{ subscribers: 100, topics: 1 }, { subscribers: 1000, topics: 1 }, { subscribers: 2000, topics: 1 }, { subscribers: 1000, topics: 100 }], warmupMs: 1000, durationMs: 3000 },
+    inbound: { connections: 50, inFlight: 8, warmupMs: 1000, durationMs: 3000 },
+    memory: { connections: 2000, warmConnections: 100 },
+    handshakes: { concurrency: 32, warmupMs: 500, durationMs: 3000, maxHandshakes: 15000 },
+  },
+  full: {
+    fanout: { cases: [{ subscribers: 100, topics: 1 }, { subscribers: 1000, topics: 1 }, { subscribers: 5000, topics: 1 }, { subscribers: 1000, topics: 100 }], warmupMs: 2000, durationMs: 10000 },
+    inbound: { connections: 100, inFlight: 10, warmupMs: 2000, durationMs: 10000 },
+    memory: { connections: 10000, warmConnections: 200 },
+    handshakes: { concurrency: 64, warmupMs: 1000, durationMs: 10000, maxHandshakes: 25000 },
+  },
+};
+
+export const SERVERS = {
+  ours: { label: 'ours', script: 'peers/ours.mjs' },
+  bare: { label: 'bare ws', script: 'peers/bare-ws.mjs' },
+  corked: { label: 'corked ws', script: 'peers/corked-ws.mjs' },
+  sio: { label: 'Socket.IO', script: 'peers/socketio.mjs' },
+};
+export const SERVER_KEYS = Object.keys(SERVERS);
+export const SCENARIO_KEYS = ['fanout', 'inbound', 'memory', 'handshakes'];
+
+/** Reads `--name value` / `--name=value` from argv, then the BENCH_<NAME> environment variable. */
+export function option(name, fallback) {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i += 1) {
+    if (args[i] === `--${name}`) return args[i + 1];
+    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
+  }
+  return process.env[`BENCH_${name.toUpperCase()}`] ?? fallback;
+}
+
+export function resolveSize() {
+  const name = option('size', 'full');
+  if (!SIZES[name]) throw new Error(`BENCH_SIZE must be one of ${Object.keys(SIZES).join(', ')}, got ${name}`);
+  return { name, ...SIZES[name] };
+}
+
+export function resolveList(name, all) {
+  const raw = option(name, '');
+  if (!raw) return all;
+  const picked = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const p of picked) if (!all.includes(p)) throw new Error(`unknown ${name} "${p}" (known: ${all.join(', ')})`);
+  return picked;
+}
+
+/** One secret and API key per process tree: the orchestrator creates them, children inherit them. */
+export const JWT_SECRET = (process.env.BENCH_JWT_SECRET ??= randomBytes(32).toString('hex'));
+export const API_KEY = (process.env.BENCH_API_KEY ??= randomBytes(24).toString('hex'));
+
+/** Environment of every server: limits raised so the benchmark measures cost, not refusals. */
+export function serverEnv() {
+  const env = {
+    ...process.env,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    JWT_SECRET,
+    REALTIME_API_KEY: API_KEY,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    // Every check stays on; only the numbers are raised.
+    WS_RATE_PER_SEC: '1000000000',
+    WS_RATE_BURST: '1000000000',
+    WS_MAX_CONNECTIONS_PER_USER: '1000000',
+    WS_HANDSHAKE_RATE_PER_IP: '1000000000',
+    WS_MAX_ANON_CONNECTIONS_PER_IP: '1000000',
+    ALERT_MAX_CONNECTIONS: '1000000',
+  };
+  delete env.REDIS_URL; // single node, everything in memory
+  delete env.NODE_OPTIONS;
+  return env;
+}

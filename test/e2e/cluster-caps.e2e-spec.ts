@@ -1,0 +1,162 @@
+/**
+ * Issue 5 / finding 12: the per-user connection cap counts across every node. Three nodes
+ * share one Redis with WS_MAX_CONNECTIONS_PER_USER=2 and a 1 s lease TTL: a third
+ * connection anywhere is 429, a close frees the slot for any node, and a node that dies
+ * (SIGKILL, nothing runs) frees its users' slots within the TTL.
+ */
+import { jest } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { Client, handshakeStatus, type ServerHandle, sleep, token, eventually } from '../support/harness.js';
+import { BODY, bearer, expectAlive } from '../support/e2e-helpers.js';
+import { deleteKeys, keysUnder, nodeOptions, REDIS_URL, startCluster, uniquePrefix } from '../support/cluster-helpers.js';
+
+jest.setTimeout(30_000);
+
+const PREFIX = uniquePrefix('caps');
+const LEASE_TTL_MS = 1000;
+let a: ServerHandle;
+let b: ServerHandle;
+let c: ServerHandle;
+let redis: Redis;
+const clients: Client[] = [];
+
+beforeAll(async () => {
+  [a, b, c] = await startCluster(3, nodeOptions(PREFIX, { maxConnectionsPerUser: 2, redisLeaseTtlMs: LEASE_TTL_MS }));
+  redis = new Redis(REDIS_URL);
+});
+
+afterEach(() => {
+  for (const client of clients.splice(0)) client.socket.terminate();
+});
+
+afterAll(async () => {
+  await Promise.all([a, b, c].map((s) => s?.stop()));
+  redis?.disconnect();
+  await deleteKeys(PREFIX);
+});
+
+async function open(node: ServerHandle, path: string, jwt: string): Promise<Client> {
+  const client = await Client.open(node.ws(path), bearer(jwt));
+  clients.push(client);
+  return client;
+}
+
+/** The 429 of §2.7: the fixed body and a Retry-After header. */
+async function expectCapped(node: ServerHandle, path: string, jwt: string): Promise<void> {
+  const refused = await handshakeStatus(node.ws(path), bearer(jwt));
+  expect(refused.status).toBe(429);
+  expect(refused.body).toBe(BODY[429]);
+  expect(refused.headers['retry-after']).toBeDefined();
+}
+
+/** Opens a connection on `node` as soon as the cap lets it (polling), and returns it. */
+async function openWhenFree(node: ServerHandle, path: string, jwt: string, timeoutMs: number): Promise<Client> {
+  let opened: Client | undefined;
+  await eventually(async () => {
+    const result = await handshakeStatusKeep(node, path, jwt);
+    if (result) opened = result;
+    return opened !== undefined;
+  }, timeoutMs, 50);
+  return opened!;
+}
+
+/** One attempt: the open client, or undefined when refused with 429 (any other refusal fails). */
+async function handshakeStatusKeep(node: ServerHandle, path: string, jwt: string): Promise<Client | undefined> {
+  try {
+    return await open(node, path, jwt);
+  } catch (err) {
+    const status = (err as { status?: number }).status;
+    if (status === 429) return undefined;
+    throw err;
+  }
+}
+
+test('two connections of a user on A and B (different paths) fill the cap: a third on C is 429', async () => {
+  const jwt = token({ sub: 'cap-user-1' });
+  const onA = await open(a, '/ws/main', jwt);
+  const onB = await open(b, '/ws/tracking', jwt);
+  await expectCapped(c, '/ws/notifications', jwt);
+  await expectCapped(a, '/ws/main', jwt);
+  // Another user is not affected.
+  const other = await open(c, '/ws/notifications', token({ sub: 'cap-user-other' }));
+  await expectAlive(other);
+  await expectAlive(onA);
+  await expectAlive(onB);
+});
+
+test('closing one connection frees its slot for another node at once; the cap still holds after', async () => {
+  const jwt = token({ sub: 'cap-user-2' });
+  const onA = await open(a, '/ws/main', jwt);
+  await open(b, '/ws/main', jwt);
+  await expectCapped(c, '/ws/main', jwt);
+
+  onA.close();
+  await onA.waitClose();
+  // Released on close, not left to expire: C accepts well within the lease TTL.
+  const started = Date.now();
+  const onC = await openWhenFree(c, '/ws/collaboration', jwt, 3000);
+  expect(Date.now() - started).toBeLessThan(LEASE_TTL_MS);
+  await expectAlive(onC);
+  await expectCapped(a, '/ws/main', jwt);
+});
+
+test('every close path frees the slot: abrupt TCP termination and a force-disconnect from another node', async () => {
+  const jwt = token({ sub: 'cap-user-3' });
+  const onA = await open(a, '/ws/main', jwt);
+  const onB = await open(b, '/ws/tracking', jwt);
+  await expectCapped(c, '/ws/main', jwt);
+
+  onA.socket.terminate(); // no close frame
+  const first = await openWhenFree(c, '/ws/main', jwt, 3000);
+  await expectCapped(a, '/ws/main', jwt);
+
+  await c.request({ cmd: 'publish', method: 'disconnectUser', args: ['cap-user-3'] });
+  expect((await onB.waitClose()).code).toBe(4401);
+  expect((await first.waitClose()).code).toBe(4401);
+  // Both slots are free again: two new connections, on two other nodes.
+  await openWhenFree(a, '/ws/main', jwt, 3000);
+  await openWhenFree(b, '/ws/main', jwt, 3000);
+  await expectCapped(c, '/ws/main', jwt);
+});
+
+test('live connections keep their slots past the lease TTL (nodes renew their leases)', async () => {
+  const jwt = token({ sub: 'cap-user-4' });
+  const onA = await open(a, '/ws/main', jwt);
+  const onB = await open(b, '/ws/main', jwt);
+  await sleep(LEASE_TTL_MS * 2.5);
+  await expectCapped(c, '/ws/main', jwt);
+  await expectAlive(onA);
+  await expectAlive(onB);
+  // The leases live in Redis under the prefix, with an expiry (never a key without TTL).
+  const key = `${PREFIX}conn:cap-user-4`;
+  expect(await redis.zcard(key)).toBe(2);
+  const ttl = await redis.pttl(key);
+  expect(ttl).toBeGreaterThan(0);
+  expect(ttl).toBeLessThanOrEqual(LEASE_TTL_MS);
+});
+
+test('a node killed with SIGKILL frees its user slots within the lease TTL; another node then accepts', async () => {
+  const jwt = token({ sub: 'cap-user-5' });
+  const onA = await open(a, '/ws/main', jwt);
+  await open(b, '/ws/main', jwt);
+  await expectCapped(c, '/ws/main', jwt);
+
+  await b.stop(); // SIGKILL: no close handler, no release; only the lease TTL can free the slot
+  const killedAt = Date.now();
+  // Right after the kill the lease is still live: the slot is freed by expiry, not by magic.
+  await expectCapped(c, '/ws/main', jwt);
+
+  const onC = await openWhenFree(c, '/ws/main', jwt, LEASE_TTL_MS + 2000);
+  const freedAfter = Date.now() - killedAt;
+  expect(freedAfter).toBeLessThanOrEqual(LEASE_TTL_MS + 400); // polling and handshake slack
+  await expectAlive(onC);
+  // A's connection still holds its slot: the user is at the cap again.
+  await expectCapped(c, '/ws/main', jwt);
+  await expectCapped(a, '/ws/main', jwt);
+  await expectAlive(onA);
+});
+
+test('no lease keys are left once every connection is closed (afterEach terminated them)', async () => {
+  expect(clients).toHaveLength(0);
+  await eventually(async () => (await keysUnder(redis, `${PREFIX}conn:`)).length === 0, 3000);
+});

@@ -1,0 +1,221 @@
+/**
+ * Issue 5, signed inter-node messages: every envelope on Redis carries an HMAC
+ * (REDIS_SIGNING_KEY) and a timestamp; nodes drop, and count, unsigned, forged and stale
+ * envelopes, so write access to Redis is not enough to inject frames or force-disconnect
+ * users (unlike Socket.IO's Redis adapter). The key is required with REDIS_URL, ≥ 32 bytes.
+ */
+import { spawn } from 'node:child_process';
+import { createHmac, randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { Client, eventually, MAIN_ENTRY, SECRET, type ServerHandle, sleep, token } from '../support/harness.js';
+import { bearer, expectAlive } from '../support/e2e-helpers.js';
+import {
+  channel,
+  countAfterQuiet,
+  deleteKeys,
+  metric,
+  nodeOptions,
+  publish,
+  pushes,
+  QUIET_MS,
+  REDIS_URL,
+  SIGNING_KEY,
+  signEnvelope,
+  startCluster,
+  uniquePrefix,
+} from '../support/cluster-helpers.js';
+
+jest.setTimeout(30_000);
+
+const PREFIX = uniquePrefix('security');
+const WRONG_KEY = 'not-the-cluster-key-0123456789abcdefghij';
+const FIVE_MINUTES = 5 * 60_000;
+const NO_REJECTIONS = { unsigned: 0, malformed: 0, forged: 0, stale: 0, invalid_message: 0 };
+
+let a: ServerHandle;
+let b: ServerHandle;
+let redis: Redis;
+/** Receivers on both nodes: anonymous /ws/main, a tracking subscriber, the user forged closes aim at. */
+let mainA: Client;
+let mainB: Client;
+let trackB: Client;
+let victimA: Client;
+let victimB: Client;
+
+const announcement = (data: Record<string, unknown>) => ({ type: 'namespace', namespace: 'main', event: 'system.announcement', data });
+const closeVictim = { type: 'close', userId: 'sec-victim' };
+const receivers = () => [mainA, mainB, trackB, victimA, victimB];
+
+beforeAll(async () => {
+  [a, b] = await startCluster(2, nodeOptions(PREFIX));
+  redis = new Redis(REDIS_URL);
+  mainA = await Client.open(a.ws('/ws/main'));
+  mainB = await Client.open(b.ws('/ws/main'));
+  trackB = await Client.open(b.ws('/ws/tracking'));
+  expect((await trackB.call('tracking.subscribe', { trackingId: 'SEC-1' })).event).toBe('tracking.subscribed');
+  victimA = await Client.open(a.ws('/ws/main'), bearer(token({ sub: 'sec-victim' })));
+  victimB = await Client.open(b.ws('/ws/main'), bearer(token({ sub: 'sec-victim' })));
+});
+
+afterAll(async () => {
+  for (const c of [mainA, mainB, trackB, victimA, victimB]) c?.socket.terminate();
+  await Promise.all([a, b].map((s) => s?.stop()));
+  redis?.disconnect();
+  await deleteKeys(PREFIX);
+});
+
+/** Publishes `wire` straight to a node channel; both nodes subscribe to it. */
+async function inject(name: string, wire: string): Promise<void> {
+  expect(await redis.publish(channel(PREFIX, name), wire)).toBe(2);
+}
+
+async function rejected(): Promise<[Record<string, number>, Record<string, number>]> {
+  const [sa, sb] = await Promise.all([a.stats(), b.stats()]);
+  return [sa.broker!.rejected, sb.broker!.rejected];
+}
+
+/** Sends `wire` to `name`, then checks that no receiver got anything and both nodes counted it under `reason`. */
+async function expectDropped(name: string, wire: string, reason: keyof typeof NO_REJECTIONS): Promise<void> {
+  const before = await rejected();
+  const framesBefore = receivers().map((c) => pushes(c).length);
+  await inject(name, wire);
+  await eventually(async () => (await rejected()).every((counts, i) => counts[reason]! === before[i]![reason]! + 1), 3000);
+  await sleep(QUIET_MS);
+  expect(receivers().map((c) => pushes(c).length)).toEqual(framesBefore);
+  for (const c of receivers()) expect(c.socket.readyState).toBe(c.socket.OPEN);
+  const after = await rejected();
+  for (const [i, counts] of after.entries()) {
+    // Exactly one rejection, under the expected reason and no other.
+    expect(counts).toEqual({ ...before[i], [reason]: before[i]![reason]! + 1 });
+  }
+}
+
+test('envelopes on Redis are signed: `<base64url HMAC-SHA256>.<json {v, node, ts, msg}>` with the cluster key', async () => {
+  const sub = new Redis(REDIS_URL);
+  const seen: string[] = [];
+  try {
+    await sub.subscribe(channel(PREFIX, 'tracking'), channel(PREFIX, 'control'));
+    sub.on('message', (_channel: string, wire: string) => seen.push(wire));
+    await publish(a, 'trackingUpdate', 'SEC-1', { wire: 1 });
+    await publish(a, 'disconnectUser', 'sec-nobody');
+    await eventually(() => seen.length >= 2, 3000);
+  } finally {
+    sub.disconnect();
+  }
+  for (const wire of seen) {
+    const dot = wire.indexOf('.');
+    const [signature, json] = [wire.slice(0, dot), wire.slice(dot + 1)];
+    expect(signature).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(createHmac('sha256', SIGNING_KEY).update(json).digest('base64url')).toBe(signature);
+    const envelope = JSON.parse(json) as { v: number; node: string; ts: number; msg: unknown };
+    expect(envelope.v).toBe(1);
+    expect(typeof envelope.node).toBe('string');
+    expect(Math.abs(Date.now() - envelope.ts)).toBeLessThan(10_000);
+  }
+  expect(seen.map((w) => (JSON.parse(w.slice(w.indexOf('.') + 1)) as { msg: unknown }).msg)).toEqual([
+    { type: 'topic', namespace: 'tracking', topics: ['SEC-1'], event: 'tracking.update', data: { wire: 1, trackingId: 'SEC-1' } },
+    { type: 'close', userId: 'sec-nobody' },
+  ]);
+  await countAfterQuiet([trackB], 'tracking.update');
+});
+
+test('control: a correctly signed, fresh envelope injected into Redis is delivered (so the drops below are meaningful)', async () => {
+  const before = await Promise.all([a.stats(), b.stats()]);
+  await inject('main', signEnvelope(SIGNING_KEY, { node: randomUUID(), ts: Date.now(), msg: announcement({ control: true }) }));
+  expect(await countAfterQuiet([mainA, mainB], 'system.announcement', (f) => f.data?.control === true)).toEqual([1, 1]);
+  const after = await Promise.all([a.stats(), b.stats()]);
+  for (const i of [0, 1]) {
+    expect(after[i]!.broker!.received).toBe(before[i]!.broker!.received + 1);
+    expect(after[i]!.broker!.rejected).toEqual(NO_REJECTIONS);
+  }
+});
+
+describe('dropped and counted by every node, and nobody receives anything', () => {
+  test('forged: signed with another key (announcement, tracking update, force-disconnect)', async () => {
+    await expectDropped('main', signEnvelope(WRONG_KEY, { node: randomUUID(), ts: Date.now(), msg: announcement({ forged: true }) }), 'forged');
+    const trackingMsg = { type: 'topic', namespace: 'tracking', topics: ['SEC-1'], event: 'tracking.update', data: { forged: true, trackingId: 'SEC-1' } };
+    await expectDropped('tracking', signEnvelope(WRONG_KEY, { node: randomUUID(), ts: Date.now(), msg: trackingMsg }), 'forged');
+    await expectDropped('control', signEnvelope(WRONG_KEY, { node: randomUUID(), ts: Date.now(), msg: closeVictim }), 'forged');
+    await expectAlive(victimA);
+    await expectAlive(victimB);
+  });
+
+  test('forged: a genuine signature over a different body (tampered payload)', async () => {
+    const genuine = signEnvelope(SIGNING_KEY, { node: randomUUID(), ts: Date.now(), msg: announcement({ text: 'harmless' }) });
+    const tampered = genuine.replace('harmless', 'phishing');
+    expect(tampered).not.toBe(genuine);
+    await expectDropped('main', tampered, 'forged');
+  });
+
+  test('unsigned: a bare JSON envelope, and a bare broker message', async () => {
+    await expectDropped('main', JSON.stringify({ v: 1, node: randomUUID(), ts: Date.now(), msg: announcement({ unsigned: true }) }), 'unsigned');
+    await expectDropped('control', JSON.stringify(closeVictim), 'unsigned');
+    await expectAlive(victimB);
+  });
+
+  test('stale: a valid HMAC with the right key but ts 5 minutes old (and 5 minutes ahead)', async () => {
+    const old = signEnvelope(SIGNING_KEY, { node: randomUUID(), ts: Date.now() - FIVE_MINUTES, msg: announcement({ stale: true }) });
+    await expectDropped('main', old, 'stale');
+    await expectDropped('control', signEnvelope(SIGNING_KEY, { node: randomUUID(), ts: Date.now() - FIVE_MINUTES, msg: closeVictim }), 'stale');
+    await expectDropped('main', signEnvelope(SIGNING_KEY, { node: randomUUID(), ts: Date.now() + FIVE_MINUTES, msg: announcement({ future: true }) }), 'stale');
+    await expectAlive(victimA);
+  });
+
+  test('the rejections are exported as realtime_broker_rejected_total{reason} on /metrics', async () => {
+    const [counts] = await rejected();
+    for (const reason of ['forged', 'unsigned', 'stale'] as const) {
+      expect(counts[reason]).toBeGreaterThan(0);
+      expect(await metric(a, 'realtime_broker_rejected_total', { reason })).toBe(counts[reason]);
+    }
+    expect(await metric(a, 'realtime_broker_publish_failures_total')).toBe(0);
+  });
+});
+
+describe('startup (node dist/main.js with REDIS_URL)', () => {
+  function runMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string; listened: boolean }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [MAIN_ENTRY], {
+        env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', JWT_SECRET: SECRET, REDIS_URL, REDIS_KEY_PREFIX: PREFIX, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      let listened = false;
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        if (!listened && /listening/.test(stdout)) {
+          listened = true;
+          child.kill('SIGKILL');
+        }
+      });
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`main neither exited nor listened:\n${stdout}\n${stderr}`));
+      }, 10_000);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stderr, listened });
+      });
+    });
+  }
+
+  test.each([
+    ['without REDIS_SIGNING_KEY', {}],
+    ['with an empty REDIS_SIGNING_KEY', { REDIS_SIGNING_KEY: '' }],
+    ['with a 31-byte REDIS_SIGNING_KEY', { REDIS_SIGNING_KEY: 'k'.repeat(31) }],
+  ])('%s: exits non-zero before listening, naming REDIS_SIGNING_KEY', async (_name, env) => {
+    const result = await runMain(env);
+    expect(result.listened).toBe(false);
+    expect(result.code).not.toBe(0);
+    expect(result.code).not.toBeNull();
+    expect(result.stderr).toMatch(/REDIS_SIGNING_KEY/);
+    expect(result.stderr).not.toMatch(/\n\s+at /); // one clear line, no stack trace
+  });
+
+  test('with a 32-byte REDIS_SIGNING_KEY it starts', async () => {
+    const result = await runMain({ REDIS_SIGNING_KEY: 'k'.repeat(32) });
+    expect(result.listened).toBe(true);
+  });
+});

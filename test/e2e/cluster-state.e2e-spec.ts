@@ -1,0 +1,241 @@
+/**
+ * Issue 5, shared state: chat history, collaboration presence, force-disconnect and
+ * revocation behave the same whichever node a client lands on.
+ */
+import { jest } from '@jest/globals';
+import { Client, eventually, type Frame, handshakeStatus, type ServerHandle, sleep, token } from '../support/harness.js';
+import { BODY, bearer, expectAlive, expectError } from '../support/e2e-helpers.js';
+import { api, deleteKeys, nodeOptions, publish, pushes, QUIET_MS, startCluster, uniquePrefix } from '../support/cluster-helpers.js';
+
+jest.setTimeout(30_000);
+
+const PREFIX = uniquePrefix('state');
+const HISTORY_SIZE = 4;
+let a: ServerHandle;
+let b: ServerHandle;
+const clients: Client[] = [];
+
+beforeAll(async () => {
+  [a, b] = await startCluster(2, nodeOptions(PREFIX, { chatHistorySize: HISTORY_SIZE }));
+});
+
+afterEach(() => {
+  for (const c of clients.splice(0)) c.socket.terminate();
+});
+
+afterAll(async () => {
+  await Promise.all([a, b].map((s) => s?.stop()));
+  await deleteKeys(PREFIX);
+});
+
+async function open(node: ServerHandle, path: string, jwt?: string): Promise<Client> {
+  const client = await Client.open(node.ws(path), jwt === undefined ? {} : bearer(jwt));
+  clients.push(client);
+  return client;
+}
+
+const user = (sub: string, name?: string, extra: Record<string, unknown> = {}) => token({ sub, ...(name ? { name } : {}), ...extra });
+
+describe('shared chat history', () => {
+  test('a join on B returns the messages sent on A, oldest first, with their stored ids', async () => {
+    const sender = await open(a, '/ws/commodity', user('hist-a', 'Ann'));
+    expect((await sender.call('commodity.join', { commodityId: 501 })).data).toEqual({ commodityId: 501, history: [] });
+    const ids: unknown[] = [];
+    for (const text of ['first', 'second', 'third']) {
+      const sent = await sender.call('commodity.message', { commodityId: 501, text });
+      expect(sent.event).toBe('commodity.sent');
+      ids.push(sent.data?.id);
+    }
+
+    const reader = await open(b, '/ws/commodity', user('hist-b'));
+    const joined = await reader.call('commodity.join', { commodityId: 501 });
+    expect(joined.event).toBe('commodity.joined');
+    const history = joined.data?.history as Record<string, unknown>[];
+    expect(history.map((m) => m.text)).toEqual(['first', 'second', 'third']);
+    expect(history.map((m) => m.id)).toEqual(ids);
+    expect(history[0]).toMatchObject({ commodityId: 501, userId: 'hist-a', username: 'Ann' });
+    // The same history from A.
+    const again = await open(a, '/ws/commodity', user('hist-c'));
+    expect((await again.call('commodity.join', { commodityId: 501 })).data?.history).toEqual(history);
+  });
+
+  test('messages from both nodes share one bounded history (CHAT_HISTORY_SIZE), newest kept, oldest first', async () => {
+    const onA = await open(a, '/ws/commodity', user('bound-a'));
+    const onB = await open(b, '/ws/commodity', user('bound-b'));
+    await onA.call('commodity.join', { commodityId: 502 });
+    await onB.call('commodity.join', { commodityId: 502 });
+    const texts = ['m1', 'm2', 'm3', 'm4', 'm5', 'm6'];
+    for (const [i, text] of texts.entries()) {
+      const sender = i % 2 === 0 ? onA : onB;
+      expect((await sender.call('commodity.message', { commodityId: 502, text })).event).toBe('commodity.sent');
+    }
+    for (const node of [a, b]) {
+      const reader = await open(node, '/ws/commodity', user('bound-reader'));
+      const history = (await reader.call('commodity.join', { commodityId: 502 })).data?.history as Record<string, unknown>[];
+      expect(history.map((m) => m.text)).toEqual(texts.slice(-HISTORY_SIZE));
+    }
+    // Another commodity's history is separate.
+    const other = await open(b, '/ws/commodity', user('bound-other'));
+    expect((await other.call('commodity.join', { commodityId: 503 })).data).toEqual({ commodityId: 503, history: [] });
+  });
+});
+
+describe('collaboration presence across nodes', () => {
+  test('room.joined on B lists the member on A; join and leave (room.leave and disconnect) reach the other node', async () => {
+    const alice = await open(a, '/ws/collaboration', user('pres-alice', 'Alice'));
+    expect((await alice.call('room.join', { roomId: 'pres-1' })).data).toEqual({ roomId: 'pres-1', members: [{ userId: 'pres-alice', username: 'Alice' }] });
+
+    const bob = await open(b, '/ws/collaboration', user('pres-bob', 'Bob'));
+    expect((await bob.call('room.join', { roomId: 'pres-1' })).data).toEqual({
+      roomId: 'pres-1',
+      members: [
+        { userId: 'pres-alice', username: 'Alice' },
+        { userId: 'pres-bob', username: 'Bob' },
+      ],
+    });
+    expect((await alice.next('room.presence')).data).toEqual({ roomId: 'pres-1', action: 'join', user: { userId: 'pres-bob', username: 'Bob' } });
+
+    expect((await bob.call('room.leave', { roomId: 'pres-1' })).data).toEqual({ roomId: 'pres-1' });
+    expect((await alice.next('room.presence')).data).toEqual({ roomId: 'pres-1', action: 'leave', user: { userId: 'pres-bob', username: 'Bob' } });
+
+    // B rejoins; then the member on A disconnects: B hears the leave.
+    expect((await bob.call('room.join', { roomId: 'pres-1' })).data?.members).toEqual([
+      { userId: 'pres-alice', username: 'Alice' },
+      { userId: 'pres-bob', username: 'Bob' },
+    ]);
+    expect((await alice.next('room.presence')).data).toMatchObject({ action: 'join', user: { userId: 'pres-bob' } });
+    alice.socket.terminate();
+    expect((await bob.next('room.presence')).data).toEqual({ roomId: 'pres-1', action: 'leave', user: { userId: 'pres-alice', username: 'Alice' } });
+
+    // The room now holds only Bob, on every node.
+    const carol = await open(a, '/ws/collaboration', user('pres-carol', 'Carol'));
+    expect((await carol.call('room.join', { roomId: 'pres-1' })).data?.members).toEqual([
+      { userId: 'pres-bob', username: 'Bob' },
+      { userId: 'pres-carol', username: 'Carol' },
+    ]);
+    // Bob's connection on B closing (a clean close) is a leave for Carol on A.
+    bob.close();
+    expect((await carol.next((f) => f.event === 'room.presence' && f.data?.action === 'leave')).data).toEqual({
+      roomId: 'pres-1',
+      action: 'leave',
+      user: { userId: 'pres-bob', username: 'Bob' },
+    });
+  });
+
+  test('each presence change reaches the others exactly once, never the member who changed', async () => {
+    const alice = await open(a, '/ws/collaboration', user('once-alice', 'Alice'));
+    const bob = await open(b, '/ws/collaboration', user('once-bob', 'Bob'));
+    const dave = await open(b, '/ws/collaboration', user('once-dave', 'Dave'));
+    await alice.call('room.join', { roomId: 'pres-2' });
+    await dave.call('room.join', { roomId: 'pres-2' });
+    await bob.call('room.join', { roomId: 'pres-2' });
+    await bob.call('room.leave', { roomId: 'pres-2' });
+    await sleep(QUIET_MS);
+    const bobEvents = (c: Client) => pushes(c, 'room.presence').filter((f: Frame) => (f.data?.user as { userId?: string })?.userId === 'once-bob').map((f) => f.data?.action);
+    expect(bobEvents(alice)).toEqual(['join', 'leave']);
+    expect(bobEvents(dave)).toEqual(['join', 'leave']);
+    expect(pushes(bob, 'room.presence')).toEqual([]);
+  });
+
+  test('a user with tabs on both nodes is one member: join announced once, leave only when the last tab goes', async () => {
+    const watcher = await open(a, '/ws/collaboration', user('tabs-watch', 'Watch'));
+    await watcher.call('room.join', { roomId: 'pres-3' });
+    const tabA = await open(a, '/ws/collaboration', user('tabs-eve', 'Eve'));
+    const tabB = await open(b, '/ws/collaboration', user('tabs-eve', 'Eve'));
+    await tabA.call('room.join', { roomId: 'pres-3' });
+    const joinedB = await tabB.call('room.join', { roomId: 'pres-3' });
+    expect(joinedB.data?.members).toEqual([
+      { userId: 'tabs-watch', username: 'Watch' },
+      { userId: 'tabs-eve', username: 'Eve' },
+    ]);
+    tabA.close();
+    await tabA.waitClose();
+    await sleep(QUIET_MS);
+    expect(pushes(watcher, 'room.presence').map((f) => f.data?.action)).toEqual(['join']);
+    tabB.close();
+    expect((await watcher.next((f) => f.event === 'room.presence' && f.data?.action === 'leave')).data?.user).toEqual({ userId: 'tabs-eve', username: 'Eve' });
+  });
+});
+
+describe('force-disconnect and revocation across nodes', () => {
+  test('disconnectUser on A (in-process) closes the user on B and A with 4401; other users stay', async () => {
+    const onB1 = await open(b, '/ws/main', user('fd-1'));
+    const onB2 = await open(b, '/ws/notifications', user('fd-1'));
+    const onA = await open(a, '/ws/tracking', user('fd-1'));
+    const bystander = await open(b, '/ws/main', user('fd-2'));
+    await publish(a, 'disconnectUser', 'fd-1');
+    for (const c of [onB1, onB2, onA]) expect((await c.waitClose()).code).toBe(4401);
+    await expectAlive(bystander);
+  });
+
+  test('POST /realtime/disconnect on A closes the user on B with 4401', async () => {
+    const onB = await open(b, '/ws/collaboration', user('fd-http'));
+    expect(await api(a, 'disconnect', { userId: 'fd-http' })).toEqual({ status: 202, body: { accepted: true } });
+    expect((await onB.waitClose()).code).toBe(4401);
+  });
+
+  test('revoking a jti on A closes that token on B with 4401; the token is then refused on B (401 / UNAUTHORIZED)', async () => {
+    const revoked = user('rv-jti', undefined, { jti: 'jti-cluster-1' });
+    const kept = user('rv-jti', undefined, { jti: 'jti-cluster-2' });
+    const victim = await open(b, '/ws/main', revoked);
+    const sameUserOtherToken = await open(b, '/ws/main', kept);
+    await publish(a, 'revoke', { jti: 'jti-cluster-1' });
+    expect((await victim.waitClose()).code).toBe(4401);
+    await expectAlive(sameUserOtherToken);
+
+    const refused = await handshakeStatus(b.ws('/ws/main'), bearer(revoked));
+    expect(refused.status).toBe(401);
+    expect(refused.body).toBe(BODY[401]);
+    // In-band auth with it on B, on an auth-required path: UNAUTHORIZED, then 4401.
+    const pending = await open(b, '/ws/notifications');
+    const answer = await pending.call('auth', { token: revoked });
+    expectError(answer, 'UNAUTHORIZED');
+    expect((await pending.waitClose()).code).toBe(4401);
+    // A refresh to it on a live connection of the same user is refused too.
+    const refresh = await sameUserOtherToken.call('auth.refresh', { token: revoked });
+    expectError(refresh, 'UNAUTHORIZED');
+    await expectAlive(sameUserOtherToken);
+  });
+
+  test('revoking a user over HTTP on A closes every connection of the user on B with 4401; the old token gets 401 on B', async () => {
+    const jwt = user('rv-user');
+    const onB1 = await open(b, '/ws/main', jwt);
+    const onB2 = await open(b, '/ws/projects', jwt);
+    const bystander = await open(b, '/ws/main', user('rv-bystander'));
+    expect(await api(a, 'revoke', { userId: 'rv-user' })).toEqual({ status: 202, body: { accepted: true } });
+    for (const c of [onB1, onB2]) expect((await c.waitClose()).code).toBe(4401);
+    await expectAlive(bystander);
+    for (const node of [b, a]) {
+      const refused = await handshakeStatus(node.ws('/ws/main'), bearer(jwt));
+      expect(refused.status).toBe(401);
+      expect(refused.body).toBe(BODY[401]);
+    }
+  });
+});
+
+describe('a node that dies', () => {
+  test('its room members drop out of room.joined on the other nodes within the liveness TTL (15 s)', async () => {
+    const [doomed] = await startCluster(1, nodeOptions(PREFIX, { chatHistorySize: HISTORY_SIZE }));
+    try {
+      const ghost = await open(doomed!, '/ws/collaboration', user('dead-ghost', 'Ghost'));
+      await ghost.call('room.join', { roomId: 'pres-dead' });
+      const bob = await open(b, '/ws/collaboration', user('dead-bob', 'Bob'));
+      expect((await bob.call('room.join', { roomId: 'pres-dead' })).data?.members).toEqual([
+        { userId: 'dead-ghost', username: 'Ghost' },
+        { userId: 'dead-bob', username: 'Bob' },
+      ]);
+      await doomed!.stop(); // SIGKILL: the node can announce nothing
+      const killedAt = Date.now();
+      await eventually(async () => {
+        const probe = await open(a, '/ws/collaboration', user('dead-probe'));
+        const members = (await probe.call('room.join', { roomId: 'pres-dead' })).data?.members as { userId: string }[];
+        probe.socket.terminate();
+        return !members.some((m) => m.userId === 'dead-ghost');
+      }, 18_000, 500);
+      expect(Date.now() - killedAt).toBeLessThanOrEqual(16_000);
+      await expectAlive(bob);
+    } finally {
+      await doomed?.stop();
+    }
+  }, 30_000);
+});

@@ -1,0 +1,135 @@
+/**
+ * Helpers for the multi-node suites (issue 5: scale-out on Redis). Every node is a harness
+ * child process; they share one real Redis under a key prefix unique to the test file.
+ * Pure test-side code: nothing here imports Nest or src/.
+ */
+import { createHmac, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { RealtimeOptions } from '../../src/config/realtime-options.js';
+import { type Client, eventually, type Frame, type ServerHandle, sleep, startServer } from './harness.js';
+
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+export const SIGNING_KEY = 'cluster-e2e-signing-key-0123456789abcdef';
+export const API_KEY = 'cluster-e2e-api-key-0123456789abcdefghij';
+
+/** A key prefix no other test run uses, e.g. `e2e:delivery:<uuid>:`. */
+export const uniquePrefix = (suite: string): string => `e2e:${suite}:${randomUUID()}:`;
+
+/** Options of one node of a cluster on `prefix`. */
+export function nodeOptions(prefix: string, extra: RealtimeOptions = {}): RealtimeOptions {
+  return { redisUrl: REDIS_URL, redisSigningKey: SIGNING_KEY, redisKeyPrefix: prefix, apiKey: API_KEY, ...extra };
+}
+
+/** `GET /health/ready` as status and parsed body. */
+export async function readiness(server: ServerHandle): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(server.http('/health/ready'));
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Waits until the node reports ready (its Redis clients are connected). */
+export async function waitReady(server: ServerHandle, timeoutMs = 10_000): Promise<void> {
+  await eventually(async () => (await readiness(server)).status === 200, timeoutMs, 50);
+}
+
+/** Starts `count` nodes with the same options and waits until each is ready. */
+export async function startCluster(count: number, options: RealtimeOptions): Promise<ServerHandle[]> {
+  const nodes = await Promise.all(Array.from({ length: count }, () => startServer({ options })));
+  await Promise.all(nodes.map((node) => waitReady(node)));
+  return nodes;
+}
+
+/** Deletes every key under `prefix` (SCAN, never KEYS). */
+export async function deleteKeys(prefix: string, url = REDIS_URL): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Keys currently under `prefix`. */
+export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
+}
+
+/** `POST /realtime/<path>` with the API key; returns status and parsed body. */
+export async function api(server: ServerHandle, path: 'publish' | 'disconnect' | 'revoke', body: unknown, key = API_KEY): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(server.http(`/realtime/${path}`), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': key },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: parsed };
+}
+
+/** Calls a RealtimePublisher method inside `server`. */
+export function publish(server: ServerHandle, method: string, ...args: unknown[]): Promise<unknown> {
+  return server.request({ cmd: 'publish', method, args });
+}
+
+/** How long a test waits after the last expected frame before counting (duplicates would have arrived). */
+export const QUIET_MS = 400;
+
+/**
+ * Waits until each client has at least one `event` frame matching `match`, then a quiet
+ * period, and returns how many each one got (to assert exactly once).
+ */
+export async function countAfterQuiet(clients: readonly Client[], event: string, match: (f: Frame) => boolean = () => true, expectAtLeastOne = true): Promise<number[]> {
+  const count = (c: Client) => c.frames.filter((f) => f.event === event && match(f)).length;
+  if (expectAtLeastOne) {
+    await eventually(() => clients.every((c) => count(c) >= 1), 5000).catch(() => {
+      throw new Error(`not every client got ${event}: ${JSON.stringify(clients.map((c) => c.frames.filter((f) => f.event === event)))}`);
+    });
+  }
+  await sleep(QUIET_MS);
+  return clients.map(count);
+}
+
+/** Frames received (any event but `connected`) — for "nothing arrived" checks. */
+export const pushes = (client: Client, event?: string): Frame[] =>
+  client.frames.filter((f) => f.event !== 'connected' && (event === undefined || f.event === event));
+
+/** The wire format of src/redis/signed-envelope.ts: `<base64url HMAC-SHA256>.<json {v, node, ts, msg}>`. */
+export function signEnvelope(key: string, envelope: { v?: number; node: string; ts: number; msg: unknown }): string {
+  const json = JSON.stringify({ v: envelope.v ?? 1, node: envelope.node, ts: envelope.ts, msg: envelope.msg });
+  return `${createHmac('sha256', Buffer.from(key, 'utf8')).update(json, 'utf8').digest('base64url')}.${json}`;
+}
+
+/** The channel a node listens on for `name` (a namespace or `control`). */
+export const channel = (prefix: string, name: string): string => `${prefix}bus:${name}`;
+
+/** The value of one sample in Prometheus text, 0 when absent. */
+export async function metric(server: ServerHandle, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(server.http('/metrics'))).text();
+  const wanted = Object.entries(labels);
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = new Map<string, string>();
+    for (const pair of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have.set(pair[1]!, pair[2]!);
+    if (wanted.every(([k, v]) => have.get(k) === v) && have.size === wanted.length) return Number(m[4]);
+  }
+  return 0;
+}
