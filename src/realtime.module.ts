@@ -7,7 +7,7 @@ import { HandshakeService } from './adapter/handshake.service.js';
 import { RealtimeWsAdapter } from './adapter/realtime-ws.adapter.js';
 import { REVOCATION_STORE } from './auth/revocation-store.js';
 import { SCALE_OUT_PROVIDERS } from './redis/scale-out.providers.js';
-import { TokenVerifier } from './auth/token-verifier.js';
+import { jwtModuleOptions, TokenVerifier } from './auth/token-verifier.js';
 import { type RealtimeConfig, type RealtimeOptions, resolveRealtimeOptions } from './config/realtime-options.js';
 import { ConnectionLifecycle } from './connection/connection-lifecycle.js';
 import { ConnectionLimiter } from './connection/connection-limiter.js';
@@ -191,7 +191,11 @@ export class RealtimeModule implements OnModuleInit {
       imports: [
         configModule,
         ...(extensions.imports ?? []),
-        JwtModule.register({}),
+        JwtModule.registerAsync({
+          imports: [configModule],
+          inject: [REALTIME_CONFIG],
+          useFactory: jwtModuleOptions,
+        }),
         TerminusModule,
         ThrottlerModule.forRootAsync({
           imports: [configModule],
