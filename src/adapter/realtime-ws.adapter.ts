@@ -41,6 +41,18 @@ function rejectUpgrade(socket: Duplex, status: HttpRejectionStatus, retryAfterSe
 }
 
 /**
+ * ws answers malformed upgrades (bad key, version) itself without calling back, so the
+ * slot taken for the handshake is given back if the socket closes first. Returns the
+ * function to call once the upgrade completed. Built outside `upgrade` on purpose: a
+ * listener created there would share its closure scope with the upgrade callback and keep
+ * the whole request (headers, token) alive for the life of the connection.
+ */
+function releaseUnlessOpened(socket: Duplex, release: () => void): () => void {
+  socket.once('close', release);
+  return () => socket.off('close', release);
+}
+
+/**
  * WsAdapter with the handshake of PROTOCOL.md §2 on the HTTP upgrade path and a frame
  * pipeline that answers every frame. One `ws` server per gateway path, all on the
  * application's HTTP server; unknown paths get 404 instead of a hanging socket.
@@ -163,13 +175,9 @@ export class RealtimeWsAdapter extends WsAdapter {
       socket.destroy();
       return;
     }
-    let opened = false;
-    // ws answers malformed upgrades (bad key, version) itself without calling back.
-    socket.once('close', () => {
-      if (!opened) decision.release();
-    });
+    const opened = releaseUnlessOpened(socket, decision.release);
     server.handleUpgrade(request, socket, head, (ws) => {
-      opened = true;
+      opened();
       const realtimeSocket = ws as RealtimeSocket;
       lifecycle.open(realtimeSocket, decision);
       server.emit('connection', realtimeSocket, request);

@@ -3,6 +3,7 @@ import type { Identity } from '../auth/identity.js';
 import { StrikeCounter } from '../common/strike-counter.js';
 import { TimerTask } from '../common/timer-wheel.js';
 import type { TokenBucket } from '../common/token-bucket.js';
+import type { WriteBatcher } from './write-batcher.js';
 import { CLOSE_REASONS, CloseCode } from '../protocol/close-codes.js';
 import type { NamespaceDefinition } from '../protocol/namespaces.js';
 
@@ -10,6 +11,8 @@ import type { NamespaceDefinition } from '../protocol/namespaces.js';
 export type AuthState = 'anonymous' | 'pending' | 'authenticated';
 
 export interface SessionLimits {
+  /** Shared by every connection of the process: batches their writes per event-loop turn. */
+  readonly batcher: WriteBatcher;
   readonly maxBufferedBytes: number;
   readonly maxInvalidFrames: number;
   readonly maxRateLimitStrikes: number;
@@ -89,6 +92,7 @@ export class RealtimeSocket extends WebSocket {
       this.closeWith(CloseCode.SLOW_CONSUMER);
       return false;
     }
+    this.session.limits.batcher.hold(this);
     this.send(frame, { binary: false });
     return true;
   }

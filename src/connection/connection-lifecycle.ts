@@ -11,7 +11,8 @@ import { SecurityAuditLog } from '../observability/security-audit-log.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { SessionEvent } from '../protocol/events.js';
 import type { NamespaceDefinition } from '../protocol/namespaces.js';
-import { ClientSession, type RealtimeSocket } from './client-session.js';
+import { ClientSession, type RealtimeSocket, type SessionLimits } from './client-session.js';
+import { WriteBatcher } from './write-batcher.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { ConnectionRegistry } from './connection-registry.js';
 
@@ -40,6 +41,8 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   private readonly wheel: TimerWheel;
   private readonly revalidation: NodeJS.Timeout;
   private heartbeatTerminations = 0;
+  /** The same object for every session: one allocation, not one per connection. */
+  private readonly limits: SessionLimits;
 
   constructor(
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
@@ -51,6 +54,12 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     @Inject(SecurityAuditLog) private readonly audit: SecurityAuditLog,
   ) {
     this.wheel = new TimerWheel(TIMER_RESOLUTION_MS, (err) => this.logger.error('timer task failed', describeError(err)));
+    this.limits = {
+      batcher: new WriteBatcher(),
+      maxBufferedBytes: config.maxBufferedBytes,
+      maxInvalidFrames: config.maxInvalidFrames,
+      maxRateLimitStrikes: config.maxRateLimitStrikes,
+    };
     this.revalidation = setInterval(() => void this.revalidate(), config.revalidateIntervalMs);
     this.revalidation.unref();
   }
@@ -71,11 +80,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
       now,
       init.identity,
       init.leaseId,
-      {
-        maxBufferedBytes: this.config.maxBufferedBytes,
-        maxInvalidFrames: this.config.maxInvalidFrames,
-        maxRateLimitStrikes: this.config.maxRateLimitStrikes,
-      },
+      this.limits,
       {
         heartbeat: () => this.heartbeat(socket),
         deadline: () => this.deadline(socket),

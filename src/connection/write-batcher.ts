@@ -1,0 +1,36 @@
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+
+/** The TCP socket under a `ws` WebSocket (not in ws's typings; present once open). */
+interface WithRawSocket {
+  readonly _socket?: Socket;
+}
+
+/**
+ * Corks every TCP socket written to during an event-loop turn and uncorks them all at its
+ * end (setImmediate), so the frames a socket gets in one turn (several publishes, replies)
+ * leave in one write instead of one syscall each.
+ */
+export class WriteBatcher {
+  private held: Socket[] = [];
+  private scheduled = false;
+
+  hold(ws: WebSocket): void {
+    const raw = (ws as unknown as WithRawSocket)._socket;
+    // ws's own cork/uncork pairs inside one send leave the count as they found it.
+    if (!raw || raw.writableCorked > 0 || raw.destroyed) return;
+    raw.cork();
+    this.held.push(raw);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    const held = this.held;
+    this.held = [];
+    this.scheduled = false;
+    for (const raw of held) if (raw.writableCorked > 0) raw.uncork();
+  };
+}
