@@ -14,7 +14,7 @@ import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { RealtimeMetrics } from '../observability/realtime-metrics.js';
 import { GatewayServers } from '../observability/gateway-servers.js';
 import { HTTP_REJECTIONS, type HttpRejectionStatus } from '../protocol/error-codes.js';
-import { type BoundHandler, FrameDispatcher } from './frame-dispatcher.js';
+import { FrameDispatcher } from './frame-dispatcher.js';
 import { HandshakeService } from './handshake.service.js';
 
 const STATUS_TEXT: Readonly<Record<HttpRejectionStatus, string>> = {
@@ -104,11 +104,10 @@ export class RealtimeWsAdapter extends WsAdapter {
     _transform: (data: unknown) => Observable<unknown>,
   ): void {
     const { dispatcher, logger, filter } = this.resolveServices();
-    const routes = new Map<string, BoundHandler>(handlers.map((h) => [h.message as string, h.callback as BoundHandler]));
     client.on('message', (raw, isBinary) => {
       // A throw here would escape ws's listener and kill the process: answer it instead.
       try {
-        dispatcher.dispatch(client, raw, isBinary, routes);
+        dispatcher.dispatch(client, raw, isBinary, handlers);
       } catch (err) {
         filter.report(client, err);
       }

@@ -35,8 +35,9 @@ export class ClientSession {
   /** The close code the server chose, when it closed the connection (metrics). */
   closeCode: CloseCode | undefined;
   lastPingAt = 0;
-  /** Message-rate buckets by throttler name (at most one per configured throttler). */
-  readonly rateBuckets = new Map<string, TokenBucket>();
+  /** Message-rate bucket of the throttler that applies now, and that throttler's name. */
+  rateBucket: TokenBucket | undefined;
+  rateBucketOf: string | undefined;
   readonly invalidFrames: StrikeCounter;
   readonly rateStrikes: StrikeCounter;
   /** Heartbeat: next ping, or the pong deadline while `awaitingPong`. */

@@ -251,7 +251,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     this.registry.remove(socket);
     if (session.userId !== undefined && session.leaseId !== undefined) this.limiter.releaseUser(session.userId, session.leaseId);
     else this.limiter.releaseAnonymous(session.ip);
-    session.rateBuckets.clear();
+    session.rateBucket = undefined;
     this.logger.debug('connection closed', { connectionId: session.id, namespace, code, durationMs: Date.now() - session.openedAt });
   }
 }

@@ -33,10 +33,12 @@ export class WsThrottlerGuard extends ThrottlerGuard {
       throw new Error(`WsThrottlerGuard: throttler "${name}" needs a numeric limit and ttl`);
     }
     const now = Date.now();
-    let bucket = session.rateBuckets.get(name);
+    // A connection that authenticates switches to a fresh bucket of the other throttler.
+    let bucket = session.rateBucketOf === name ? session.rateBucket : undefined;
     if (!bucket) {
       bucket = new TokenBucket((throttler.limit * 1000) / throttler.ttl, throttler.limit, now);
-      session.rateBuckets.set(name, bucket);
+      session.rateBucket = bucket;
+      session.rateBucketOf = name;
     }
     const waitMs = bucket.take(now);
     if (waitMs > 0) throw new RealtimeException(ErrorCode.RATE_LIMITED, { retryAfterMs: waitMs });
