@@ -1,7 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { RealtimeWsAdapter } from './adapter/realtime-ws.adapter.js';
-import type { RealtimeOptions } from './config/realtime-options.js';
+import type { Server } from 'node:http';
+import type { RealtimeConfig, RealtimeOptions } from './config/realtime-options.js';
+import { REALTIME_CONFIG } from './realtime.constants.js';
 import { NestJsonLogger, RealtimeLogger } from './logging/realtime-logger.js';
 import { HttpErrorFilter } from './filters/http-error.filter.js';
 import { type RealtimeExtensions, RealtimeModule } from './realtime.module.js';
@@ -29,6 +31,12 @@ export async function bootstrapRealtimeApp(
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   // useProcessExit: exit 0 after the drain instead of re-raising the signal.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  // Upgrades that never finish their headers (slowloris) are dropped after headersTimeoutMs;
+  // Node checks every `connectionsCheckingInterval` (30 s by default).
+  const server = app.getHttpServer() as Server;
+  const { headersTimeoutMs } = app.get<symbol, RealtimeConfig>(REALTIME_CONFIG);
+  server.headersTimeout = headersTimeoutMs;
+  server.requestTimeout = Math.max(server.requestTimeout, headersTimeoutMs);
   await app.listen(listen.port, listen.host ?? '0.0.0.0');
   return app;
 }

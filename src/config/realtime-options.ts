@@ -53,6 +53,8 @@ export interface RealtimeOptions {
   /** Enables the HTTP API of §8; at least 32 characters. */
   apiKey?: string;
   shutdownTimeoutMs?: number;
+  /** An HTTP request or upgrade whose headers are not complete by then is dropped (slowloris). */
+  headersTimeoutMs?: number;
   logLevel?: LogLevel;
   /** Bearer token for GET /metrics; open when unset. */
   metricsToken?: string;
@@ -130,6 +132,7 @@ export interface RealtimeConfig {
   readonly revocationTtlMs: number;
   readonly apiKey?: string;
   readonly shutdownTimeoutMs: number;
+  readonly headersTimeoutMs: number;
   readonly logLevel: LogLevel;
   readonly metricsToken?: string;
   readonly alertEvalIntervalMs: number;
@@ -185,6 +188,7 @@ const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
   ['activityFlushIntervalMs', 'ACTIVITY_FLUSH_INTERVAL_MS', 60000, 10],
   ['revocationTtlMs', 'REVOCATION_TTL_MS', 24 * 3600 * 1000, 1000],
   ['shutdownTimeoutMs', 'SHUTDOWN_TIMEOUT_MS', 10000, 1],
+  ['headersTimeoutMs', 'HTTP_HEADERS_TIMEOUT_MS', 10000, 100],
   ['alertEvalIntervalMs', 'ALERT_EVAL_INTERVAL_MS', 15000, 10],
   ['redisLeaseTtlMs', 'REDIS_LEASE_TTL_MS', 30000, 300],
   ['heapLimitBytes', 'HEALTH_HEAP_LIMIT_BYTES', Math.floor(getHeapStatistics().heap_size_limit * 0.9), 1],

@@ -1,9 +1,10 @@
+import * as wsLibrary from 'ws';
 import { WebSocket } from 'ws';
 import type { Identity } from '../auth/identity.js';
 import { StrikeCounter } from '../common/strike-counter.js';
 import { TimerTask } from '../common/timer-wheel.js';
 import type { TokenBucket } from '../common/token-bucket.js';
-import type { WriteBatcher } from './write-batcher.js';
+import { rawSocketOf, type WriteBatcher } from './write-batcher.js';
 import { CLOSE_REASONS, CloseCode } from '../protocol/close-codes.js';
 import type { NamespaceDefinition } from '../protocol/namespaces.js';
 
@@ -78,6 +79,28 @@ export class ClientSession {
   }
 }
 
+const TEXT = { binary: false } as const;
+
+/** ws's frame builder (`Sender.frame`), exported by ws but missing from its typings. */
+interface FrameBuilder {
+  frame(data: Buffer, options: { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean }): Buffer[];
+}
+const { Sender } = wsLibrary as unknown as { Sender: FrameBuilder };
+
+/**
+ * A server-to-client text frame built once: `payload` is the JSON, `wire` the complete
+ * WebSocket frame (header + payload; servers do not mask, and permessage-deflate is off,
+ * so the bytes are the same for every recipient).
+ */
+export class PreparedFrame {
+  readonly wire: Buffer;
+
+  constructor(readonly payload: Buffer) {
+    const parts = Sender.frame(payload, { fin: true, rsv1: false, opcode: 0x01, mask: false, readOnly: false });
+    this.wire = Buffer.concat(parts);
+  }
+}
+
 /** The socket class the server creates (ws's `WebSocket` option), carrying its session. */
 export class RealtimeSocket extends WebSocket {
   session!: ClientSession;
@@ -94,7 +117,24 @@ export class RealtimeSocket extends WebSocket {
       return false;
     }
     this.session.limits.batcher.hold(this);
-    this.send(frame, { binary: false });
+    this.send(frame, TEXT);
+    return true;
+  }
+
+  /**
+   * Writes a frame prepared once for many recipients (`PreparedFrame`): no per-recipient
+   * framing, options object or copy. Same backpressure rule as `sendFrame`.
+   */
+  sendPrepared(frame: PreparedFrame): boolean {
+    if (this.readyState !== WebSocket.OPEN) return false;
+    const raw = rawSocketOf(this);
+    if (!raw) return this.sendFrame(frame.payload);
+    if (this.bufferedAmount + frame.wire.length > this.session.limits.maxBufferedBytes) {
+      this.closeWith(CloseCode.SLOW_CONSUMER);
+      return false;
+    }
+    this.session.limits.batcher.hold(this);
+    raw.write(frame.wire);
     return true;
   }
 

@@ -6,6 +6,10 @@ interface WithRawSocket {
   readonly _socket?: Socket;
 }
 
+export function rawSocketOf(ws: WebSocket): Socket | undefined {
+  return (ws as unknown as WithRawSocket)._socket;
+}
+
 /**
  * Corks every TCP socket written to during an event-loop turn and uncorks them all at its
  * end (setImmediate), so the frames a socket gets in one turn (several publishes, replies)
@@ -16,7 +20,7 @@ export class WriteBatcher {
   private scheduled = false;
 
   hold(ws: WebSocket): void {
-    const raw = (ws as unknown as WithRawSocket)._socket;
+    const raw = rawSocketOf(ws);
     // ws's own cork/uncork pairs inside one send leave the count as they found it.
     if (!raw || raw.writableCorked > 0 || raw.destroyed) return;
     raw.cork();

@@ -19,26 +19,44 @@ export type FrameParseResult =
 const MAX_EVENT_LENGTH = 128;
 /** Keys that could reach an object's prototype chain after transformation; refused at any depth. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-const FORBIDDEN_HINT = /__proto__|constructor|prototype/;
+/** Text that could spell a forbidden key, literally or through \u escapes. */
+const FORBIDDEN_HINT = /__proto__|constructor|prototype|\\u/;
+/** Deepest nesting accepted in `data`; deeper payloads would only feed recursive transformers. */
+export const MAX_DATA_DEPTH = 32;
+const OPEN_BRACE = 0x7b;
+const FRAME_KEYS = new Set(['event', 'data', 'id']);
+const OPEN_BRACKET = 0x5b;
 
-/** True when `value` holds a forbidden key at any depth. Iterative: deep nesting cannot overflow the stack. */
-function hasForbiddenKey(value: unknown): boolean {
-  const stack: unknown[] = [value];
+/** Containers opened in the text: an upper bound of the nesting depth, in one cheap pass. */
+function countOpeners(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) count += 1;
+  }
+  return count;
+}
+
+type DataProblem = 'forbidden_key' | 'too_deep' | undefined;
+
+/** Walks `value` iteratively (deep input cannot overflow the stack) for forbidden keys and depth. */
+function inspectData(value: unknown): DataProblem {
+  const stack: Array<readonly [unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
-    const current = stack.pop();
+    const [current, depth] = stack.pop()!;
     if (current === null || typeof current !== 'object') continue;
+    if (depth > MAX_DATA_DEPTH) return 'too_deep';
     if (Array.isArray(current)) {
-      for (const item of current) stack.push(item);
+      for (const item of current) stack.push([item, depth + 1]);
       continue;
     }
     for (const key of Object.keys(current)) {
-      if (FORBIDDEN_KEYS.has(key)) return true;
-      stack.push((current as Record<string, unknown>)[key]);
+      if (FORBIDDEN_KEYS.has(key)) return 'forbidden_key';
+      stack.push([(current as Record<string, unknown>)[key], depth + 1]);
     }
   }
-  return false;
+  return undefined;
 }
-const FRAME_KEYS = new Set(['event', 'data', 'id']);
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
@@ -82,9 +100,12 @@ export function parseFrame(raw: Buffer | string, bytes: number): FrameParseResul
   if (!isPlainObject(data)) {
     return fail('data must be an object');
   }
-  // The scan runs only when the text could contain such a key, so ordinary frames pay nothing.
-  if (FORBIDDEN_HINT.test(text) && hasForbiddenKey(data)) {
-    return fail('data must not contain the keys __proto__, constructor or prototype');
+  // The walk runs only when the text could hold a forbidden key or is nested deeply
+  // enough to matter, so ordinary frames pay one character scan.
+  if (FORBIDDEN_HINT.test(text) || countOpeners(text) > MAX_DATA_DEPTH) {
+    const problem = inspectData(data);
+    if (problem === 'forbidden_key') return fail('data must not contain the keys __proto__, constructor or prototype');
+    if (problem === 'too_deep') return fail(`data must not nest deeper than ${MAX_DATA_DEPTH} levels`);
   }
   return { ok: true, frame: { event, id, bytes, data } };
 }

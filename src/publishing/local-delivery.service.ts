@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import { PreparedFrame, type RealtimeSocket } from '../connection/client-session.js';
 import { ConnectionLifecycle } from '../connection/connection-lifecycle.js';
 import { ConnectionRegistry } from '../connection/connection-registry.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -82,9 +82,9 @@ export class LocalDeliveryService implements OnModuleInit {
   }
 }
 
-/** One pushed frame, serialised at most once however many sockets it goes to. */
+/** One pushed frame, serialised and framed at most once however many sockets it goes to. */
 export class OutboundFrame {
-  private encoded: Buffer | undefined;
+  private prepared: PreparedFrame | undefined;
 
   constructor(
     private readonly event: string,
@@ -92,8 +92,8 @@ export class OutboundFrame {
   ) {}
 
   sendTo(socket: RealtimeSocket): boolean {
-    this.encoded ??= Buffer.from(JSON.stringify({ event: this.event, data: this.data }));
-    return socket.sendFrame(this.encoded);
+    this.prepared ??= new PreparedFrame(Buffer.from(JSON.stringify({ event: this.event, data: this.data })));
+    return socket.sendPrepared(this.prepared);
   }
 
   sendToAll(sockets: Iterable<RealtimeSocket>, exceptConnectionId?: string): number {

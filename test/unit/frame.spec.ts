@@ -168,14 +168,31 @@ describe('parseFrame', () => {
       expect(result && failure(result).code).toBe(ErrorCode.INVALID_MESSAGE);
     });
 
-    it('accepts a deeply nested frame whose text merely mentions a forbidden word instead of throwing', () => {
+    it('finding 21: answers data nested deeper than 32 levels with INVALID_MESSAGE instead of throwing', () => {
       const text = `{"event":"x","data":{"a":${deep},"b":"constructor"}}`;
       expect(Buffer.byteLength(text)).toBeLessThan(65_536);
       let result: FrameParseResult | undefined;
       expect(() => {
         result = parse(text);
       }).not.toThrow();
-      expect(result?.ok).toBe(true);
+      expect(result && failure(result).message).toMatch(/deeper than 32/);
+    });
+
+    it('accepts data nested exactly 32 levels deep (the data object is level 1)', () => {
+      const nested = '['.repeat(31) + ']'.repeat(31);
+      const result = parse(`{"event":"x","data":{"a":${nested}}}`);
+      expect(result.ok).toBe(true);
+      const tooDeep = parse(`{"event":"x","data":{"a":[${nested}]}}`);
+      expect(tooDeep.ok).toBe(false);
+    });
+  });
+
+  describe('forbidden keys spelled with JSON escapes (finding 6)', () => {
+    it.each(['\\u005f_proto__', 'constructo\\u0072', 'prot\\u006ftype'])('refuses %s', (escaped) => {
+      const result = parse(`{"event":"x","data":{"a":{"${escaped}":{"polluted":true}}}}`);
+      expect(result.ok).toBe(false);
+      expect(failure(result).code).toBe(ErrorCode.INVALID_MESSAGE);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     });
   });
 });
