@@ -70,10 +70,6 @@ export class RealtimeLogger {
     return new RealtimeLogger(this.pino.child(bindings), this.ipKey);
   }
 
-  enabled(level: LogLevel): boolean {
-    return this.pino.isLevelEnabled(level);
-  }
-
   debug(msg: string, fields?: LogFields): void {
     if (this.pino.isLevelEnabled('debug')) this.pino.debug(fields ?? {}, scrubSecrets(msg));
   }

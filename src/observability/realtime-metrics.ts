@@ -6,7 +6,6 @@ import { SlidingWindowCounter } from './sliding-window-counter.js';
 /** What the alert monitor watches per namespace over a sliding minute. */
 export type WindowedSignal = 'errors' | 'authFailures' | 'rateLimited' | 'heartbeatTerminations';
 
-const SIGNALS: readonly WindowedSignal[] = ['errors', 'authFailures', 'rateLimited', 'heartbeatTerminations'];
 const PREFIX = 'realtime_';
 /** Label for a namespace not known yet (e.g. a handshake refused for its path). */
 export const UNKNOWN_NAMESPACE = 'unknown';
@@ -134,10 +133,6 @@ export class RealtimeMetrics {
 
   static namespaces(): NamespaceName[] {
     return Object.keys(NAMESPACES) as NamespaceName[];
-  }
-
-  static signals(): readonly WindowedSignal[] {
-    return SIGNALS;
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {

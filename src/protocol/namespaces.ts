@@ -28,7 +28,3 @@ const BY_PATH = new Map<string, NamespaceDefinition>(
 export function namespaceByPath(path: string): NamespaceDefinition | undefined {
   return BY_PATH.get(path);
 }
-
-export function namespaceByName(name: NamespaceName): NamespaceDefinition {
-  return { name, ...NAMESPACES[name] };
-}
