@@ -66,9 +66,10 @@ export class FrameDispatcher {
       this.filter.report(socket, error, frame);
       return;
     }
-    const labels = { namespace, event: frame.event };
-    this.metrics.framesIn.inc(labels);
-    const stopTimer = this.metrics.handlerDuration.startTimer(labels);
+    // Routed events come from the handler table, so the instrument cache stays bounded.
+    const instruments = this.metrics.frameInstruments(namespace, frame.event);
+    instruments.framesIn.inc();
+    const stopTimer = instruments.duration.startTimer();
     let result: unknown;
     try {
       result = handler(frame.data, frame);
@@ -92,6 +93,6 @@ export class FrameDispatcher {
   private reply(socket: RealtimeSocket, value: unknown, frame: InboundFrame): void {
     if (!isReply(value) || socket.session.closed) return;
     const message = frame.id === undefined ? { event: value.event, data: value.data ?? {} } : { event: value.event, data: value.data ?? {}, id: frame.id };
-    if (socket.sendFrame(JSON.stringify(message))) this.metrics.framesOut.inc({ namespace: socket.session.namespace.name, event: value.event });
+    if (socket.sendFrame(JSON.stringify(message))) this.metrics.frameInstruments(socket.session.namespace.name, value.event).framesOut.inc();
   }
 }

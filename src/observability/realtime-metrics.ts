@@ -10,6 +10,13 @@ const PREFIX = 'realtime_';
 /** Label for a namespace not known yet (e.g. a handshake refused for its path). */
 export const UNKNOWN_NAMESPACE = 'unknown';
 
+/** Instruments of one (namespace, event) pair, see `frameInstruments`. */
+export interface FrameInstruments {
+  readonly framesIn: { inc(value?: number): void };
+  readonly framesOut: { inc(value?: number): void };
+  readonly duration: { startTimer(): () => void };
+}
+
 /** Values read at scrape time from the services that own them. */
 export interface GaugeSources {
   connections(): Iterable<readonly [NamespaceName, number, number]>;
@@ -30,6 +37,7 @@ export interface GaugeSources {
 export class RealtimeMetrics {
   readonly registry = new Registry();
   private readonly windows = new Map<string, SlidingWindowCounter>();
+  private readonly frameInstrumentCache = new Map<string, FrameInstruments>();
   private sources: GaugeSources | undefined;
 
   readonly connectionsOpened = this.counter('connections_opened_total', 'Connections accepted', ['namespace']);
@@ -114,6 +122,24 @@ export class RealtimeMetrics {
   async scrape(): Promise<string> {
     await this.collectBeforeScrape();
     return this.registry.metrics();
+  }
+
+  /**
+   * The per-frame instruments of one (namespace, event), resolved once: prom-client hashes
+   * the label set on every call otherwise. Bounded by namespaces × handler events.
+   */
+  frameInstruments(namespace: NamespaceName, event: string): FrameInstruments {
+    const key = `${namespace}\u0000${event}`;
+    const cached = this.frameInstrumentCache.get(key);
+    if (cached) return cached;
+    const labels = { namespace, event };
+    const instruments: FrameInstruments = {
+      framesIn: this.framesIn.labels(labels),
+      framesOut: this.framesOut.labels(labels),
+      duration: this.handlerDuration.labels(labels),
+    };
+    this.frameInstrumentCache.set(key, instruments);
+    return instruments;
   }
 
   /** Counts a windowed signal for alerting and its counter. */

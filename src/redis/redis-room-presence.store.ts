@@ -13,12 +13,14 @@ export interface RedisRoomPresenceOptions {
 }
 
 const DEFAULT_LIVENESS_TTL_MS = 15_000;
+/** A room key outlives its last renewal by this many liveness TTLs. */
+const ROOM_TTL_FACTOR = 4;
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Hash field holding the room's join counter (orders members by arrival); no node id starts with '#'. */
 const SEQ_FIELD = '#seq';
 
 /**
- * Walks a room hash, dropping members of dead nodes (no `node:<id>` key), and collects the
+ * Walks a room hash, skipping members of dead nodes (no `node:<id>` key), and collects the
  * live ones. Scripts build node keys from the prefix: standalone Redis, not Cluster.
  * Expects ARGV[1] = our field, ARGV[2] = userId, ARGV[3] = node key prefix.
  */
@@ -36,13 +38,12 @@ local function scan(key)
   for i = 1, #flat, 2 do
     local field = flat[i]
     if field ~= '${SEQ_FIELD}' then
+      -- Members of dead nodes are skipped, not removed: sweepDeparted removes and announces them.
       if isAlive(field) then
         count = count + 1
         members[#members + 1] = flat[i + 1]
         if field == ARGV[1] then present = true end
         if cjson.decode(flat[i + 1]).userId == ARGV[2] then userSeen = true end
-      else
-        redis.call('HDEL', key, field)
       end
     end
   end
@@ -77,6 +78,35 @@ if count == 0 then redis.call('DEL', KEYS[1]) end
 return {removed, userSeen and 1 or 0}
 `);
 
+/**
+ * KEYS[1] room:<roomId>; ARGV[1] node key prefix. Drops members of dead nodes and returns
+ * those whose user has no live member left, as JSON. Atomic: a dead member is returned by
+ * the one node whose sweep removed it.
+ */
+const SWEEP = new LuaScript(`
+local flat = redis.call('HGETALL', KEYS[1])
+local alive, live, dead = {}, {}, {}
+for i = 1, #flat, 2 do
+  local field = flat[i]
+  if field ~= '${SEQ_FIELD}' then
+    local node = string.match(field, '^([^:]+):')
+    if node ~= nil and alive[node] == nil then alive[node] = redis.call('EXISTS', ARGV[1] .. node) == 1 end
+    if node ~= nil and alive[node] then
+      live[cjson.decode(flat[i + 1]).userId] = true
+    else
+      redis.call('HDEL', KEYS[1], field)
+      dead[#dead + 1] = flat[i + 1]
+    end
+  end
+end
+local departed = {}
+for _, value in ipairs(dead) do
+  if not live[cjson.decode(value).userId] then departed[#departed + 1] = value end
+end
+if next(live) == nil then redis.call('DEL', KEYS[1]) end
+return departed
+`);
+
 interface StoredMember extends RoomMember {
   readonly seq: number;
 }
@@ -87,8 +117,8 @@ interface StoredMember extends RoomMember {
  * the member cap and firstOfUser/lastOfUser hold across nodes racing on one room.
  *
  * Each node keeps `node:<nodeId>` alive (TTL renewed every third of it); members of a node
- * whose key is gone (a crashed node) are ignored and pruned by the next join or leave.
- * Those users get no `room.presence` leave: nothing runs when a node dies.
+ * whose key is gone (a crashed node) are ignored, pruned by the next join or leave, and
+ * reported by `sweepDeparted` so the survivors announce their `room.presence` leave.
  */
 export class RedisRoomPresenceStore implements RoomPresenceStore {
   private readonly ttlMs: number;
@@ -139,6 +169,22 @@ export class RedisRoomPresenceStore implements RoomPresenceStore {
     return userStillPresent === 0;
   }
 
+  async sweepDeparted(): Promise<ReadonlyArray<{ readonly roomId: string; readonly user: RoomMember }>> {
+    const departed: Array<{ roomId: string; user: RoomMember }> = [];
+    const seen = new Set<string>();
+    for (const roomId of this.local.keys()) {
+      const reply = (await SWEEP.run(this.client, [this.roomKey(roomId)], [this.nodeKey('')])) as string[];
+      for (const value of reply) {
+        const { userId, username } = JSON.parse(value) as StoredMember;
+        // Two dead tabs of one user in a room are one departure.
+        if (seen.has(`${roomId}\u0000${userId}`)) continue;
+        seen.add(`${roomId}\u0000${userId}`);
+        departed.push({ roomId, user: { userId, username } });
+      }
+    }
+    return departed;
+  }
+
   /** Rooms in which this node has at least one member (not every room in Redis). */
   async rooms(): Promise<number> {
     return this.local.size;
@@ -155,7 +201,11 @@ export class RedisRoomPresenceStore implements RoomPresenceStore {
 
   private async heartbeat(): Promise<void> {
     try {
-      await this.client.set(this.nodeKey(this.options.nodeId), '1', 'PX', this.ttlMs);
+      // Rooms live while some live node holds members in them: each node extends its own,
+      // so a room left only with dead members expires instead of staying in Redis forever.
+      const pipeline = this.client.pipeline().set(this.nodeKey(this.options.nodeId), '1', 'PX', this.ttlMs);
+      for (const roomId of this.local.keys()) pipeline.pexpire(this.roomKey(roomId), ROOM_TTL_FACTOR * this.ttlMs);
+      await pipeline.exec();
     } catch (error) {
       this.report('redis presence heartbeat', error);
     }

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { WsResponse } from '@nestjs/websockets';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
@@ -18,7 +18,10 @@ import { SubscriptionRegistry } from './subscription-registry.js';
  * path (finding 20: empty rooms vanish with their last member).
  */
 @Injectable()
-export class CollaborationRooms extends NamespaceSubscriptions {
+export class CollaborationRooms extends NamespaceSubscriptions implements OnApplicationShutdown {
+  /** Announces the leave of members whose node died (they could not announce it themselves). */
+  private readonly departedSweep: NodeJS.Timeout;
+
   constructor(
     @Inject(SubscriptionRegistry) registry: SubscriptionRegistry,
     @Inject(REALTIME_AUTHORIZATION) authorization: RealtimeAuthorization,
@@ -28,6 +31,20 @@ export class CollaborationRooms extends NamespaceSubscriptions {
     @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
   ) {
     super('collaboration', registry, authorization);
+    this.departedSweep = setInterval(() => void this.announceDeparted(), DEPARTED_SWEEP_MS);
+    this.departedSweep.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.departedSweep);
+  }
+
+  private async announceDeparted(): Promise<void> {
+    try {
+      for (const { roomId, user } of await this.presenceStore.sweepDeparted()) this.presence('', user, roomId, 'leave');
+    } catch (err) {
+      this.logger.warn('room presence sweep failed', describeError(err));
+    }
   }
 
   async join(socket: RealtimeSocket, roomId: string): Promise<readonly RoomMember[]> {
@@ -97,6 +114,9 @@ export class CollaborationRooms extends NamespaceSubscriptions {
       .catch((err: unknown) => this.logger.warn('room presence publish failed', describeError(err)));
   }
 }
+
+/** How often rooms are checked for members of dead nodes. */
+const DEPARTED_SWEEP_MS = 5000;
 
 function memberOf(socket: RealtimeSocket): RoomMember {
   const identity = socket.session.identity;

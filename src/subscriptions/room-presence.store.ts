@@ -24,6 +24,12 @@ export interface RoomPresenceStore {
   leave(roomId: string, connectionId: string, userId: string): Promise<boolean>;
   /** Rooms with at least one member known to this store (for tests and metrics). */
   rooms(): Promise<number>;
+  /**
+   * Removes the members of nodes that died without leaving, in the rooms this node has
+   * members in, and returns the users who thereby left a room (no connection of theirs is
+   * left there). Each departed member is returned by exactly one node.
+   */
+  sweepDeparted(): Promise<ReadonlyArray<{ readonly roomId: string; readonly user: RoomMember }>>;
 }
 
 export const ROOM_PRESENCE_STORE = Symbol('ROOM_PRESENCE_STORE');
@@ -54,6 +60,11 @@ export class InMemoryRoomPresenceStore implements RoomPresenceStore {
 
   async rooms(): Promise<number> {
     return this.byRoom.size;
+  }
+
+  /** One node: every member is local and leaves through `leave`. */
+  async sweepDeparted(): Promise<ReadonlyArray<{ readonly roomId: string; readonly user: RoomMember }>> {
+    return [];
   }
 }
 

@@ -4,11 +4,10 @@
  * envelopes, so write access to Redis is not enough to inject frames or force-disconnect
  * users (unlike Socket.IO's Redis adapter). The key is required with REDIS_URL, ≥ 32 bytes.
  */
-import { spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { Client, eventually, MAIN_ENTRY, SECRET, type ServerHandle, sleep, token } from '../support/harness.js';
+import { Client, eventually, runMain, SECRET, type ServerHandle, sleep, token } from '../support/harness.js';
 import { bearer, expectAlive } from '../support/e2e-helpers.js';
 import {
   channel,
@@ -173,40 +172,12 @@ describe('dropped and counted by every node, and nobody receives anything', () =
 });
 
 describe('startup (node dist/main.js with REDIS_URL)', () => {
-  function runMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string; listened: boolean }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [MAIN_ENTRY], {
-        env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', JWT_SECRET: SECRET, REDIS_URL, REDIS_KEY_PREFIX: PREFIX, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      let listened = false;
-      child.stdout.on('data', (d: Buffer) => {
-        stdout += d.toString();
-        if (!listened && /listening/.test(stdout)) {
-          listened = true;
-          child.kill('SIGKILL');
-        }
-      });
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`main neither exited nor listened:\n${stdout}\n${stderr}`));
-      }, 10_000);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stderr, listened });
-      });
-    });
-  }
-
   test.each([
     ['without REDIS_SIGNING_KEY', {}],
     ['with an empty REDIS_SIGNING_KEY', { REDIS_SIGNING_KEY: '' }],
     ['with a 31-byte REDIS_SIGNING_KEY', { REDIS_SIGNING_KEY: 'k'.repeat(31) }],
   ])('%s: exits non-zero before listening, naming REDIS_SIGNING_KEY', async (_name, env) => {
-    const result = await runMain(env);
+    const result = await runMain({ JWT_SECRET: SECRET, REDIS_URL, REDIS_KEY_PREFIX: PREFIX, ...env });
     expect(result.listened).toBe(false);
     expect(result.code).not.toBe(0);
     expect(result.code).not.toBeNull();
@@ -215,7 +186,7 @@ describe('startup (node dist/main.js with REDIS_URL)', () => {
   });
 
   test('with a 32-byte REDIS_SIGNING_KEY it starts', async () => {
-    const result = await runMain({ REDIS_SIGNING_KEY: 'k'.repeat(32) });
+    const result = await runMain({ JWT_SECRET: SECRET, REDIS_URL, REDIS_KEY_PREFIX: PREFIX, REDIS_SIGNING_KEY: 'k'.repeat(32) });
     expect(result.listened).toBe(true);
   });
 });

@@ -214,7 +214,7 @@ describe('force-disconnect and revocation across nodes', () => {
 });
 
 describe('a node that dies', () => {
-  test('its room members drop out of room.joined on the other nodes within the liveness TTL (15 s)', async () => {
+  test('§7: its room members drop out of room.joined on the other nodes within the liveness TTL (15 s), and the survivors get their presence leave', async () => {
     const [doomed] = await startCluster(1, nodeOptions(PREFIX, { chatHistorySize: HISTORY_SIZE }));
     try {
       const ghost = await open(doomed!, '/ws/collaboration', user('dead-ghost', 'Ghost'));
@@ -233,9 +233,19 @@ describe('a node that dies', () => {
         return !members.some((m) => m.userId === 'dead-ghost');
       }, 18_000, 500);
       expect(Date.now() - killedAt).toBeLessThanOrEqual(16_000);
+      // A surviving node sweeps the dead node's members and announces the leave, once.
+      const ghostLeaves = () =>
+        bob.all('room.presence').filter((f) => {
+          const data = f.data as { action?: string; user?: { userId?: string } };
+          return data.action === 'leave' && data.user?.userId === 'dead-ghost';
+        });
+      await eventually(() => ghostLeaves().length > 0, 10_000);
+      expect(ghostLeaves()[0]!.data).toEqual({ roomId: 'pres-dead', action: 'leave', user: { userId: 'dead-ghost', username: 'Ghost' } });
+      await sleep(6_000);
+      expect(ghostLeaves()).toHaveLength(1);
       await expectAlive(bob);
     } finally {
       await doomed?.stop();
     }
-  }, 30_000);
+  }, 45_000);
 });

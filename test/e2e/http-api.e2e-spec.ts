@@ -2,9 +2,8 @@
  * PROTOCOL.md §8 (server-side publishing over HTTP), the health endpoints of §1, and the
  * startup checks of §8/§9 on the production entry point (finding 1).
  */
-import { spawn } from 'node:child_process';
 import request from 'supertest';
-import { handshakeStatus, MAIN_ENTRY, type ServerHandle, startServer, token } from '../support/harness.js';
+import { handshakeStatus, runMain, type ServerHandle, startServer, token } from '../support/harness.js';
 import { BODY, bearer, ClientPool, expectAlive } from '../support/e2e-helpers.js';
 
 const API_KEY = 'http-api-e2e-key-0123456789abcdefghij';
@@ -196,43 +195,6 @@ describe('health', () => {
     }
   });
 });
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  listened: boolean;
-}
-
-/** Runs the production entry with exactly `env` (plus PATH/HOME); kills it once it listens. */
-function runMain(env: Record<string, string>, timeoutMs = 10_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN_ENTRY], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let listened = false;
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (!listened && /listening/.test(stdout)) {
-        listened = true;
-        child.kill('SIGKILL');
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`main did not exit or listen in ${timeoutMs} ms:\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, listened });
-    });
-    child.once('error', reject);
-  });
-}
 
 describe('startup of the production entry (dist/main.js)', () => {
   const SECRET_32 = 's'.repeat(32);

@@ -82,8 +82,26 @@ test("a dead node's members disappear after its liveness TTL and free their plac
     expect(await b.join('r6', 'c3', carol, 2)).toEqual({ joined: true, firstOfUser: true, members: [bob, carol] });
   }, TTL * 3);
   expect(Date.now() - stoppedAt).toBeLessThanOrEqual(TTL + 400);
+  // The survivor's sweep removes the dead member and reports its user as departed, once.
+  expect(await b.sweepDeparted()).toEqual([{ roomId: 'r6', user: alice }]);
+  expect(await b.sweepDeparted()).toEqual([]);
   const fields = await connA.command.hkeys(`${connA.prefix}room:r6`);
   expect(fields.filter((f) => f.startsWith('dead4:'))).toEqual([]);
+});
+
+test('a dead member whose user is still in the room on a live node is removed without a departure', async () => {
+  const dead = node('dead5');
+  const b = node('nb5', connB);
+  await dead.join('r7', 'c1', alice, 10);
+  await b.join('r7', 'c2', alice, 10);
+  dead.close();
+  // Every sweep reports nobody (alice is still there through nb5) until the dead entry is gone.
+  await eventually(async () => {
+    expect(await b.sweepDeparted()).toEqual([]);
+    const fields = await connA.command.hkeys(`${connA.prefix}room:r7`);
+    expect(fields.filter((f) => f.startsWith('dead5:'))).toEqual([]);
+  }, TTL * 3);
+  expect((await b.join('r7', 'c3', bob, 10)).members).toEqual([alice, bob]);
 });
 
 test('a live node keeps its members past the TTL (heartbeat)', async () => {

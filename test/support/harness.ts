@@ -1,4 +1,4 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -270,3 +270,41 @@ export async function eventually(fn: () => Promise<boolean> | boolean, timeoutMs
     await sleep(stepMs);
   }
 }
+
+export interface MainRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  listened: boolean;
+}
+
+/** Runs the production entry with exactly `env` (plus PATH/HOME); kills it once it listens. */
+export function runMain(env: Record<string, string>, timeoutMs = 10_000): Promise<MainRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN_ENTRY], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let listened = false;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (!listened && /listening/.test(stdout)) {
+        listened = true;
+        child.kill('SIGKILL');
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`main did not exit or listen in ${timeoutMs} ms:\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, listened });
+    });
+    child.once('error', reject);
+  });
+}
+
