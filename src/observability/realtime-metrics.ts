@@ -37,7 +37,7 @@ export interface GaugeSources {
 export class RealtimeMetrics {
   readonly registry = new Registry();
   private readonly windows = new Map<string, SlidingWindowCounter>();
-  private readonly frameInstrumentCache = new Map<string, FrameInstruments>();
+  private readonly frameInstrumentCache = new Map<NamespaceName, Map<string, FrameInstruments>>();
   private sources: GaugeSources | undefined;
 
   readonly connectionsOpened = this.counter('connections_opened_total', 'Connections accepted', ['namespace']);
@@ -129,8 +129,12 @@ export class RealtimeMetrics {
    * the label set on every call otherwise. Bounded by namespaces × handler events.
    */
   frameInstruments(namespace: NamespaceName, event: string): FrameInstruments {
-    const key = `${namespace}\u0000${event}`;
-    const cached = this.frameInstrumentCache.get(key);
+    let byEvent = this.frameInstrumentCache.get(namespace);
+    if (!byEvent) {
+      byEvent = new Map();
+      this.frameInstrumentCache.set(namespace, byEvent);
+    }
+    const cached = byEvent.get(event);
     if (cached) return cached;
     const labels = { namespace, event };
     const instruments: FrameInstruments = {
@@ -138,7 +142,7 @@ export class RealtimeMetrics {
       framesOut: this.framesOut.labels(labels),
       duration: this.handlerDuration.labels(labels),
     };
-    this.frameInstrumentCache.set(key, instruments);
+    byEvent.set(event, instruments);
     return instruments;
   }
 
