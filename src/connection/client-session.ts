@@ -129,11 +129,12 @@ export class RealtimeSocket extends WebSocket {
     if (this.readyState !== WebSocket.OPEN) return false;
     const raw = rawSocketOf(this);
     if (!raw) return this.sendFrame(frame.payload);
-    if (this.bufferedAmount + frame.wire.length > this.session.limits.maxBufferedBytes) {
+    // With permessage-deflate off, ws buffers nothing of its own: the socket's queue is all.
+    if (raw.writableLength + frame.wire.length > this.session.limits.maxBufferedBytes) {
       this.closeWith(CloseCode.SLOW_CONSUMER);
       return false;
     }
-    this.session.limits.batcher.hold(this);
+    this.session.limits.batcher.holdRaw(raw);
     raw.write(frame.wire);
     return true;
   }

@@ -21,8 +21,12 @@ export class WriteBatcher {
 
   hold(ws: WebSocket): void {
     const raw = rawSocketOf(ws);
+    if (raw) this.holdRaw(raw);
+  }
+
+  holdRaw(raw: Socket): void {
     // ws's own cork/uncork pairs inside one send leave the count as they found it.
-    if (!raw || raw.writableCorked > 0 || raw.destroyed) return;
+    if (raw.writableCorked > 0 || raw.destroyed) return;
     raw.cork();
     this.held.push(raw);
     if (!this.scheduled) {
