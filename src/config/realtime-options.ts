@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import { getHeapStatistics } from 'node:v8';
-import { NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
+import { NAMESPACE_NAMES, type NamespaceName } from '../protocol/namespaces.js';
 
 /**
  * Every setting of the realtime layer, its contract default (PROTOCOL.md) and the one place
@@ -210,7 +210,7 @@ function resolveAlerts(options: RealtimeOptions, env: Readonly<Record<string, st
     defaults[key] = options.alerts?.defaults?.[key] ?? (raw === undefined ? fallback : parseNumber(envName, raw));
   }
   const out = {} as Record<NamespaceName, AlertThresholds>;
-  for (const ns of Object.keys(NAMESPACES) as NamespaceName[]) {
+  for (const ns of NAMESPACE_NAMES) {
     const merged = { ...defaults, ...options.alerts?.namespaces?.[ns] };
     for (const [key, value] of Object.entries(merged)) {
       if (!Number.isFinite(value) || value < 0) throw new RealtimeConfigError(`alert threshold ${ns}.${key} must be a number >= 0`);

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import * as wsLibrary from 'ws';
 import { WebSocket } from 'ws';
 import type { Identity } from '../auth/identity.js';
@@ -88,14 +89,14 @@ interface FrameBuilder {
 const { Sender } = wsLibrary as unknown as { Sender: FrameBuilder };
 
 /**
- * A server-to-client text frame built once: `payload` is the JSON, `wire` the complete
+ * A server-to-client text frame built once from its JSON payload: `wire` is the complete
  * WebSocket frame (header + payload; servers do not mask, and permessage-deflate is off,
  * so the bytes are the same for every recipient).
  */
 export class PreparedFrame {
   readonly wire: Buffer;
 
-  constructor(readonly payload: Buffer) {
+  constructor(payload: Buffer) {
     const parts = Sender.frame(payload, { fin: true, rsv1: false, opcode: 0x01, mask: false, readOnly: false });
     this.wire = Buffer.concat(parts);
   }
@@ -105,38 +106,40 @@ export class PreparedFrame {
 export class RealtimeSocket extends WebSocket {
   session!: ClientSession;
 
-  /**
-   * Sends a serialised frame unless the peer is too slow: over `maxBufferedBytes` queued
-   * the connection is closed with 4008 instead of buffering without bound (§6).
-   * Returns false when nothing was sent.
-   */
+  /** Sends one serialised frame (a reply, an envelope). Returns false when nothing was sent. */
   sendFrame(frame: string | Buffer): boolean {
-    if (this.readyState !== WebSocket.OPEN) return false;
-    if (this.bufferedAmount + frame.length > this.session.limits.maxBufferedBytes) {
-      this.closeWith(CloseCode.SLOW_CONSUMER);
-      return false;
-    }
-    this.session.limits.batcher.hold(this);
+    if (!this.admit(frame.length)) return false;
     this.send(frame, TEXT);
     return true;
   }
 
   /**
    * Writes a frame prepared once for many recipients (`PreparedFrame`): no per-recipient
-   * framing, options object or copy. Same backpressure rule as `sendFrame`.
+   * framing, options object or copy.
    */
   sendPrepared(frame: PreparedFrame): boolean {
-    if (this.readyState !== WebSocket.OPEN) return false;
-    const raw = rawSocketOf(this);
-    if (!raw) return this.sendFrame(frame.payload);
-    // With permessage-deflate off, ws buffers nothing of its own: the socket's queue is all.
-    if (raw.writableLength + frame.wire.length > this.session.limits.maxBufferedBytes) {
-      this.closeWith(CloseCode.SLOW_CONSUMER);
-      return false;
-    }
-    this.session.limits.batcher.holdRaw(raw);
+    const raw = this.admit(frame.wire.length);
+    if (!raw) return false;
     raw.write(frame.wire);
     return true;
+  }
+
+  /**
+   * The one backpressure rule of both send paths (§6): over `maxBufferedBytes` queued the
+   * connection is closed with 4008 instead of buffering without bound. With
+   * permessage-deflate off, ws queues nothing of its own, so the TCP socket's queue is all
+   * there is. Returns the socket, corked for this event-loop turn, when the frame may go.
+   */
+  private admit(bytes: number): Socket | undefined {
+    if (this.readyState !== WebSocket.OPEN) return undefined;
+    const raw = rawSocketOf(this);
+    if (!raw) return undefined;
+    if (raw.writableLength + bytes > this.session.limits.maxBufferedBytes) {
+      this.closeWith(CloseCode.SLOW_CONSUMER);
+      return undefined;
+    }
+    this.session.limits.batcher.hold(raw);
+    return raw;
   }
 
   /** Closes with a code from the close-code table and its fixed reason (once). */

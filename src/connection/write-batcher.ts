@@ -19,12 +19,7 @@ export class WriteBatcher {
   private held: Socket[] = [];
   private scheduled = false;
 
-  hold(ws: WebSocket): void {
-    const raw = rawSocketOf(ws);
-    if (raw) this.holdRaw(raw);
-  }
-
-  holdRaw(raw: Socket): void {
+  hold(raw: Socket): void {
     // ws's own cork/uncork pairs inside one send leave the count as they found it.
     if (raw.writableCorked > 0 || raw.destroyed) return;
     raw.cork();

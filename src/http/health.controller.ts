@@ -5,10 +5,10 @@ import type { RealtimeConfig } from '../config/realtime-options.js';
 import { DrainState } from '../connection/drain-state.js';
 import { AlertMonitor } from '../observability/alert-monitor.js';
 import { GatewayServers } from '../observability/gateway-servers.js';
-import { NAMESPACES } from '../protocol/namespaces.js';
+import { NAMESPACE_NAMES } from '../protocol/namespaces.js';
 import { READINESS_INDICATORS, type ReadinessIndicator } from './readiness-indicator.js';
 
-const GATEWAY_COUNT = Object.keys(NAMESPACES).length;
+const GATEWAY_COUNT = NAMESPACE_NAMES.length;
 
 /**
  * Liveness and readiness through terminus (PROTOCOL.md §1, §9). Readiness is 503 while

@@ -3,7 +3,7 @@ import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { AlertThresholds, RealtimeConfig } from '../config/realtime-options.js';
 import { ConnectionRegistry } from '../connection/connection-registry.js';
 import { RealtimeLogger } from '../logging/realtime-logger.js';
-import type { NamespaceName } from '../protocol/namespaces.js';
+import { NAMESPACE_NAMES, type NamespaceName } from '../protocol/namespaces.js';
 import { RealtimeMetrics, type WindowedSignal } from './realtime-metrics.js';
 
 export type AlertName = 'error_rate' | 'auth_failures' | 'rate_limited' | 'heartbeat_terminations' | 'connections';
@@ -68,7 +68,7 @@ export class AlertMonitor implements OnModuleInit, OnApplicationShutdown {
   }
 
   evaluate(now = Date.now()): void {
-    for (const namespace of RealtimeMetrics.namespaces()) {
+    for (const namespace of NAMESPACE_NAMES) {
       const thresholds = this.config.alertThresholds[namespace];
       for (const [alert, thresholdKey, signal] of ALERTS) {
         const value = signal === 'connections' ? this.connections.inNamespace(namespace).size : this.metrics.lastMinute(namespace, signal, now);

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { ActivityBuffer } from '../activity/activity-buffer.js';
 import { CHAT_HISTORY_STORE, type ChatHistoryStore } from '../chat/chat-history.store.js';
 import { ConnectionRegistry } from '../connection/connection-registry.js';
-import { NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
+import { NAMESPACE_NAMES } from '../protocol/namespaces.js';
 import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
 import { BROKER, type Broker } from '../publishing/broker.js';
 import { RealtimeMetrics } from './realtime-metrics.js';
@@ -28,18 +28,17 @@ export class MetricsSources implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const namespaces = Object.keys(NAMESPACES) as NamespaceName[];
     this.metrics.setSources({
       connections: () => {
         const now = Date.now();
-        return namespaces.map((ns) => {
+        return NAMESPACE_NAMES.map((ns) => {
           let oldest = now;
           const sockets = this.connections.inNamespace(ns);
           for (const socket of sockets) oldest = Math.min(oldest, socket.session.openedAt);
           return [ns, sockets.size, (now - oldest) / 1000] as const;
         });
       },
-      subscriptions: () => namespaces.map((ns) => [ns, ...this.subscriptions.namespaceSizes(ns)] as const),
+      subscriptions: () => NAMESPACE_NAMES.map((ns) => [ns, ...this.subscriptions.namespaceSizes(ns)] as const),
       chat: () => this.chat.sizes(),
       activityBuffered: () => this.activity.stats().buffered,
       broker: () => (hasCounters(this.broker) ? this.broker.stats() : undefined),

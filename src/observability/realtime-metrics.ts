@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
+import type { NamespaceName } from '../protocol/namespaces.js';
 import { SlidingWindowCounter } from './sliding-window-counter.js';
 
 /** What the alert monitor watches per namespace over a sliding minute. */
@@ -69,59 +69,51 @@ export class RealtimeMetrics {
   });
   readonly alertActive = this.gauge('alert_active', 'Active per-namespace alerts (finding 23)', ['namespace', 'alert']);
 
-  constructor() {
-    const connections = this.gauge('connections', 'Open connections', ['namespace']);
-    const oldest = this.gauge('oldest_connection_age_seconds', 'Age of the oldest open connection', ['namespace']);
-    const subscriptions = this.gauge('subscriptions', 'Current subscriptions and room memberships', ['namespace']);
-    const topics = this.gauge('topics', 'Topics and rooms with at least one local member', ['namespace']);
-    const chatMessages = this.gauge('chat_history_messages', 'Chat messages held in history', []);
-    const chatCommodities = this.gauge('chat_history_commodities', 'Commodities with chat history', []);
-    const activityBuffered = this.gauge('activity_buffer_items', 'Activity items waiting for a flush', []);
-    const collect = async (): Promise<void> => {
-      const sources = this.sources;
-      if (!sources) return;
-      connections.reset();
-      oldest.reset();
-      for (const [ns, count, oldestAgeSec] of sources.connections()) {
-        connections.set({ namespace: ns }, count);
-        oldest.set({ namespace: ns }, oldestAgeSec);
-      }
-      subscriptions.reset();
-      topics.reset();
-      for (const [ns, subs, topicCount] of sources.subscriptions()) {
-        subscriptions.set({ namespace: ns }, subs);
-        topics.set({ namespace: ns }, topicCount);
-      }
-      // History may live in Redis: during an outage these two keep their last values and
-      // the rest of the scrape (broker failures above all) still answers.
-      const chat = await sources.chat().catch(() => undefined);
-      if (chat) {
-        chatMessages.set(chat.messages);
-        chatCommodities.set(chat.commodities);
-      }
-      activityBuffered.set(sources.activityBuffered());
-      const broker = sources.broker();
-      if (broker) {
-        // The broker owns these running totals; mirrored at scrape time.
-        this.brokerPublishFailures.reset();
-        this.brokerPublishFailures.inc(broker.publishFailures);
-        this.brokerRejected.reset();
-        for (const [reason, count] of Object.entries(broker.rejected)) this.brokerRejected.inc({ reason }, count);
-      }
-    };
-    this.collectBeforeScrape = collect;
-  }
-
-  /** Runs before each scrape to refresh the gauges read from their owners. */
-  readonly collectBeforeScrape: () => Promise<void>;
+  // Gauges read from their owners at scrape time (`refreshGauges`).
+  private readonly connections = this.gauge('connections', 'Open connections', ['namespace']);
+  private readonly oldestConnection = this.gauge('oldest_connection_age_seconds', 'Age of the oldest open connection', ['namespace']);
+  private readonly subscriptions = this.gauge('subscriptions', 'Current subscriptions and room memberships', ['namespace']);
+  private readonly topics = this.gauge('topics', 'Topics and rooms with at least one local member', ['namespace']);
+  private readonly chatMessages = this.gauge('chat_history_messages', 'Chat messages held in history', []);
+  private readonly chatCommodities = this.gauge('chat_history_commodities', 'Commodities with chat history', []);
+  private readonly activityBuffered = this.gauge('activity_buffer_items', 'Activity items waiting for a flush', []);
 
   setSources(sources: GaugeSources): void {
     this.sources = sources;
   }
 
   async scrape(): Promise<string> {
-    await this.collectBeforeScrape();
+    await this.refreshGauges();
     return this.registry.metrics();
+  }
+
+  private async refreshGauges(): Promise<void> {
+    const sources = this.sources;
+    if (!sources) return;
+    for (const [ns, count, oldestAgeSec] of sources.connections()) {
+      this.connections.set({ namespace: ns }, count);
+      this.oldestConnection.set({ namespace: ns }, oldestAgeSec);
+    }
+    for (const [ns, subs, topicCount] of sources.subscriptions()) {
+      this.subscriptions.set({ namespace: ns }, subs);
+      this.topics.set({ namespace: ns }, topicCount);
+    }
+    // History may live in Redis: during an outage these two keep their last values and
+    // the rest of the scrape (broker failures above all) still answers.
+    const chat = await sources.chat().catch(() => undefined);
+    if (chat) {
+      this.chatMessages.set(chat.messages);
+      this.chatCommodities.set(chat.commodities);
+    }
+    this.activityBuffered.set(sources.activityBuffered());
+    const broker = sources.broker();
+    if (broker) {
+      // The broker owns these running totals; mirrored at scrape time.
+      this.brokerPublishFailures.reset();
+      this.brokerPublishFailures.inc(broker.publishFailures);
+      this.brokerRejected.reset();
+      for (const [reason, count] of Object.entries(broker.rejected)) this.brokerRejected.inc({ reason }, count);
+    }
   }
 
   /**
@@ -161,9 +153,6 @@ export class RealtimeMetrics {
     return this.windows.get(`${namespace}\u0000${signal}`)?.total(now) ?? 0;
   }
 
-  static namespaces(): NamespaceName[] {
-    return Object.keys(NAMESPACES) as NamespaceName[];
-  }
 
   private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
     return new Counter({ name: `${PREFIX}${name}`, help, labelNames, registers: [this.registry] });

@@ -12,6 +12,9 @@ export const NAMESPACES = {
 
 export type NamespaceName = keyof typeof NAMESPACES;
 
+/** Every namespace's short name, in table order. */
+export const NAMESPACE_NAMES: readonly NamespaceName[] = Object.keys(NAMESPACES) as NamespaceName[];
+
 export interface NamespaceDefinition {
   readonly name: NamespaceName;
   readonly path: string;
@@ -19,7 +22,7 @@ export interface NamespaceDefinition {
 }
 
 const BY_PATH = new Map<string, NamespaceDefinition>(
-  (Object.keys(NAMESPACES) as NamespaceName[]).map((name) => [
+  NAMESPACE_NAMES.map((name) => [
     NAMESPACES[name].path,
     { name, ...NAMESPACES[name] },
   ]),

@@ -1,4 +1,4 @@
-import { NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
+import { NAMESPACE_NAMES, NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
 import { type Broker, type BrokerHandler, type BrokerMessage, BrokerUnavailableError } from '../publishing/broker.js';
 import type { RedisConnection, RedisErrorReporter } from './redis-connection.js';
 import type { EnvelopeRejection, EnvelopeSigner } from './signed-envelope.js';
@@ -63,7 +63,7 @@ export class RedisBroker implements Broker {
 
   constructor(private readonly options: RedisBrokerOptions) {
     this.report = options.onError ?? (() => undefined);
-    const names = [...(Object.keys(NAMESPACES) as NamespaceName[]), CONTROL] as const;
+    const names = [...NAMESPACE_NAMES, CONTROL] as const;
     this.channels = new Map(names.map((name) => [this.channelName(name), name]));
     options.connection.subscriber.on('message', this.onMessage);
     // Queued by the subscriber client until it connects; re-issued by ioredis on reconnect.

@@ -1,12 +1,12 @@
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsObject, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { IDENTIFIER_PATTERN } from '../../protocol/events.js';
-import { NAMESPACES, type NamespaceName } from '../../protocol/namespaces.js';
+import { NAMESPACE_NAMES, type NamespaceName } from '../../protocol/namespaces.js';
 
 export const MAX_PUBLISH_DATA_BYTES = 64 * 1024;
 
 /** `POST /realtime/publish` body (PROTOCOL.md §8); per-namespace rules are checked after. */
 export class PublishDto {
-  @IsIn(Object.keys(NAMESPACES))
+  @IsIn([...NAMESPACE_NAMES])
   namespace!: NamespaceName;
 
   @IsOptional()
