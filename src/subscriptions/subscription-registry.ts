@@ -77,9 +77,10 @@ export class SubscriptionRegistry {
   sizes(): { topics: number; subscriptions: number; connections: number } {
     let topics = 0;
     let subscriptions = 0;
-    for (const nsTopics of this.topics.values()) {
-      topics += nsTopics.size;
-      for (const members of nsTopics.values()) subscriptions += members.size;
+    for (const ns of this.topics.keys()) {
+      const [nsSubscriptions, nsTopics] = this.namespaceSizes(ns);
+      subscriptions += nsSubscriptions;
+      topics += nsTopics;
     }
     return { topics, subscriptions, connections: this.bySocket.size };
   }
