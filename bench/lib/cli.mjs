@@ -1,7 +1,7 @@
 // Command line shared by bench/run.mjs and the per-scenario scripts.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { SCENARIO_KEYS, SERVER_KEYS, option, resolveList, resolveSize } from './config.mjs';
+import { SCENARIO_KEYS, SERVERS, SERVER_KEYS, option, resolveList, resolveSize } from './config.mjs';
 import { machine, markdown, targets } from './report.mjs';
 import { fitToLimits, runSuite } from './runner.mjs';
 
@@ -19,7 +19,7 @@ export async function main(defaultScenarios = SCENARIO_KEYS, defaultOut) {
   const notes = [];
   const size = fitToLimits(resolveSize(), notes);
   const runs = Math.max(1, Math.min(9, Number(option('runs', '1')) || 1));
-  const servers = resolveList('servers', SERVER_KEYS);
+  const servers = option('servers', '') ? resolveList('servers', Object.keys(SERVERS)) : SERVER_KEYS;
   const scenarios = defaultScenarios.length === 1 ? defaultScenarios : resolveList('scenarios', defaultScenarios);
   const out = option('out', defaultOut ?? (size.name === 'tiny' ? 'smoke' : 'latest'));
   const profileOpt = option('profile', '');

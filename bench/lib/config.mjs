@@ -1,5 +1,6 @@
 // Shared settings of the benchmark suite: sizes, secrets, server list, peer environment.
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 
 /** Scenario sizes. tiny: seconds-long smoke run (CI); ci: a few minutes; full: the sizes of issue 7. */
 export const SIZES = {
@@ -25,11 +26,14 @@ export const SIZES = {
 
 export const SERVERS = {
   ours: { label: 'ours', script: 'peers/ours.mjs' },
+  // Another build of ours (BENCH_BASELINE=<checkout with dist/>), measured side by side for before/after figures.
+  base: { label: 'ours (baseline)', script: 'peers/ours.mjs', dialect: 'ours' },
   bare: { label: 'bare ws', script: 'peers/bare-ws.mjs' },
   corked: { label: 'corked ws', script: 'peers/corked-ws.mjs' },
   sio: { label: 'Socket.IO', script: 'peers/socketio.mjs' },
 };
-export const SERVER_KEYS = Object.keys(SERVERS);
+/** Servers measured by default; `base` only when asked for (BENCH_SERVERS=ours,base,…). */
+export const SERVER_KEYS = ['ours', 'bare', 'corked', 'sio'];
 export const SCENARIO_KEYS = ['fanout', 'inbound', 'memory', 'handshakes'];
 
 /** Reads `--name value` / `--name=value` from argv, then the BENCH_<NAME> environment variable. */
@@ -60,8 +64,11 @@ export function resolveList(name, all) {
 export const JWT_SECRET = (process.env.BENCH_JWT_SECRET ??= randomBytes(32).toString('hex'));
 export const API_KEY = (process.env.BENCH_API_KEY ??= randomBytes(24).toString('hex'));
 
+/** The client dialect a server speaks (the baseline speaks ours). */
+export const dialectOf = (server) => SERVERS[server].dialect ?? server;
+
 /** Environment of every server: limits raised so the benchmark measures cost, not refusals. */
-export function serverEnv() {
+export function serverEnv(kind) {
   const env = {
     ...process.env,
     NODE_ENV: 'production',
@@ -78,6 +85,11 @@ export function serverEnv() {
     WS_MAX_ANON_CONNECTIONS_PER_IP: '1000000',
     ALERT_MAX_CONNECTIONS: '1000000',
   };
+  if (kind === 'base') {
+    const baseline = option('baseline', '');
+    if (!baseline) throw new Error('server "base" needs BENCH_BASELINE=<checkout whose dist/ is built>');
+    env.BENCH_OURS_DIST = new URL(`file://${resolve(baseline)}/dist/`).href;
+  }
   delete env.REDIS_URL; // single node, everything in memory
   delete env.NODE_OPTIONS;
   return env;

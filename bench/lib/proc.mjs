@@ -2,7 +2,7 @@
 // forked with an IPC channel, every wait bounded by a timeout.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { SERVERS, serverEnv } from './config.mjs';
+import { SERVERS, dialectOf, serverEnv } from './config.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 
@@ -68,7 +68,7 @@ export async function startServer(kind, { profileFile } = {}) {
   const execArgv = ['--expose-gc'];
   const output = [];
   const child = fork(`${BENCH_DIR}${SERVERS[kind].script}`, [], {
-    env: serverEnv(),
+    env: serverEnv(kind),
     execArgv,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -135,7 +135,7 @@ export async function runLoad(name, server, config, timeoutMs) {
   };
   child.on('message', onMessage);
   try {
-    child.send({ type: 'config', config: { ...config, kind: server.kind, port: server.port } });
+    child.send({ type: 'config', config: { ...config, kind: dialectOf(server.kind), port: server.port } });
     const done = await nextMessage(child, (m) => m?.type === 'done', timeoutMs, `load ${name} against ${server.kind}`);
     if (done.error) throw new Error(`load ${name} against ${server.kind}: ${done.error}`);
     return { result: done.result, checkpoints };

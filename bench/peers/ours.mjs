@@ -4,8 +4,10 @@
 import 'reflect-metadata';
 import { serveIpc } from '../lib/server-ipc.mjs';
 
-const { bootstrapRealtimeApp } = await import(new URL('../../dist/bootstrap.js', import.meta.url).href);
-const { resolveRealtimeOptions } = await import(new URL('../../dist/config/realtime-options.js', import.meta.url).href);
+// BENCH_OURS_DIST: another build (the `base` server, for before/after comparisons).
+const dist = process.env.BENCH_OURS_DIST ?? new URL('../../dist/', import.meta.url).href;
+const { bootstrapRealtimeApp } = await import(new URL('bootstrap.js', dist).href);
+const { resolveRealtimeOptions } = await import(new URL('config/realtime-options.js', dist).href);
 
 resolveRealtimeOptions({ env: process.env }); // same up-front validation as main.ts
 const app = await bootstrapRealtimeApp({ env: process.env }, { port: 0, host: '127.0.0.1' });

@@ -66,26 +66,26 @@ export class FrameDispatcher {
       this.filter.report(socket, error, frame);
       return;
     }
-    // Routed events come from the handler table, so the instrument cache stays bounded.
-    const instruments = this.metrics.frameInstruments(namespace, frame.event);
-    instruments.framesIn.inc();
-    const stopTimer = instruments.duration.startTimer();
+    // Routed events come from the handler table, so the tallies stay bounded.
+    const tally = this.metrics.frameTally(namespace, frame.event);
+    tally.framesIn += 1;
+    const started = performance.now();
     let result: unknown;
     try {
       result = handler(frame.data, frame);
     } catch (err) {
       this.filter.report(socket, err, frame);
-      stopTimer();
+      tally.duration.observe((performance.now() - started) / 1000);
       return;
     }
     Promise.resolve(result).then(
       (value) => {
         this.reply(socket, value, frame);
-        stopTimer();
+        tally.duration.observe((performance.now() - started) / 1000);
       },
       (err: unknown) => {
         this.filter.report(socket, err, frame);
-        stopTimer();
+        tally.duration.observe((performance.now() - started) / 1000);
       },
     );
   }
@@ -93,6 +93,6 @@ export class FrameDispatcher {
   private reply(socket: RealtimeSocket, value: unknown, frame: InboundFrame): void {
     if (!isReply(value) || socket.session.closed) return;
     const message = frame.id === undefined ? { event: value.event, data: value.data ?? {} } : { event: value.event, data: value.data ?? {}, id: frame.id };
-    if (socket.sendFrame(JSON.stringify(message))) this.metrics.frameInstruments(socket.session.namespace.name, value.event).framesOut.inc();
+    if (socket.sendFrame(JSON.stringify(message))) this.metrics.frameTally(socket.session.namespace.name, value.event).framesOut += 1;
   }
 }

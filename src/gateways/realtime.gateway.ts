@@ -1,6 +1,7 @@
 import { UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, type OnGatewayDisconnect, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
 import type { RealtimeSocket } from '../connection/client-session.js';
+import { IsoClock } from '../common/iso-clock.js';
 import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
 import { Public } from '../decorators/public.decorator.js';
 import { WsExceptionFilter } from '../filters/ws-exception.filter.js';
@@ -21,6 +22,8 @@ import { EmptyDto, TokenDto } from './dto/session.dto.js';
 @UseGuards(WsThrottlerGuard, MessageSizeGuard, WsJwtGuard)
 @UsePipes(WsValidationPipe)
 export abstract class RealtimeGateway implements OnGatewayDisconnect<RealtimeSocket> {
+  private readonly clock = new IsoClock();
+
   protected constructor(
     protected readonly sessionAuth: SessionAuthService,
     private readonly disconnectHooks: readonly OnGatewayDisconnect<RealtimeSocket>[] = [],
@@ -47,6 +50,6 @@ export abstract class RealtimeGateway implements OnGatewayDisconnect<RealtimeSoc
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage(SessionEvent.PING)
   ping(@MessageBody() _body: EmptyDto): WsResponse<{ timestamp: string }> {
-    return { event: SessionEvent.PONG, data: { timestamp: new Date().toISOString() } };
+    return { event: SessionEvent.PONG, data: { timestamp: this.clock.now() } };
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { FrameTally, TalliedHistogram } from './frame-tally.js';
 import type { NamespaceName } from '../protocol/namespaces.js';
 import { SlidingWindowCounter } from './sliding-window-counter.js';
 
@@ -10,12 +11,6 @@ const PREFIX = 'realtime_';
 /** Label for a namespace not known yet (e.g. a handshake refused for its path). */
 export const UNKNOWN_NAMESPACE = 'unknown';
 
-/** Instruments of one (namespace, event) pair, see `frameInstruments`. */
-export interface FrameInstruments {
-  readonly framesIn: { inc(value?: number): void };
-  readonly framesOut: { inc(value?: number): void };
-  readonly duration: { startTimer(): () => void };
-}
 
 /** Values read at scrape time from the services that own them. */
 export interface GaugeSources {
@@ -37,14 +32,14 @@ export interface GaugeSources {
 export class RealtimeMetrics {
   readonly registry = new Registry();
   private readonly windows = new Map<string, SlidingWindowCounter>();
-  private readonly frameInstrumentCache = new Map<NamespaceName, Map<string, FrameInstruments>>();
+  private readonly frameTallies = new Map<NamespaceName, Map<string, FrameTally>>();
   private sources: GaugeSources | undefined;
 
   readonly connectionsOpened = this.counter('connections_opened_total', 'Connections accepted', ['namespace']);
   readonly connectionsClosed = this.counter('connections_closed_total', 'Connections closed, by close code', ['namespace', 'code']);
   readonly handshakeRejections = this.counter('handshake_rejections_total', 'Upgrades refused, by HTTP status', ['namespace', 'status']);
-  readonly framesIn = this.counter('frames_in_total', 'Inbound frames, by event', ['namespace', 'event']);
-  readonly framesOut = this.counter('frames_out_total', 'Outbound frames, by event', ['namespace', 'event']);
+  readonly framesIn = this.counter('frames_in_total', 'Inbound frames, by event', ['namespace', 'event'], () => this.reportFrameCounts());
+  readonly framesOut = this.counter('frames_out_total', 'Outbound frames, by event', ['namespace', 'event'], () => this.reportFrameCounts());
   readonly errors = this.counter('errors_total', 'Error envelopes sent, by code', ['namespace', 'code']);
   readonly rateLimited = this.counter('rate_limited_total', 'RATE_LIMITED answers', ['namespace']);
   readonly authFailures = this.counter('auth_failures_total', 'Authentication failures, by internal reason', ['namespace', 'reason']);
@@ -53,7 +48,7 @@ export class RealtimeMetrics {
   readonly activityDropped = this.counter('activity_dropped_items_total', 'Activity items dropped (buffer full or sink failed)', []);
   readonly brokerPublishFailures = this.counter('broker_publish_failures_total', 'Publishes the broker could not carry to other nodes', []);
   readonly brokerRejected = this.counter('broker_rejected_total', 'Inter-node messages dropped, by reason', ['reason']);
-  readonly handlerDuration = new Histogram({
+  readonly handlerDuration = new TalliedHistogram({
     name: `${PREFIX}handler_duration_seconds`,
     help: 'Time from frame receipt to reply or error',
     labelNames: ['namespace', 'event'],
@@ -117,25 +112,34 @@ export class RealtimeMetrics {
   }
 
   /**
-   * The per-frame instruments of one (namespace, event), resolved once: prom-client hashes
-   * the label set on every call otherwise. Bounded by namespaces × handler events.
+   * The per-frame tally of one routed (namespace, event), created once. Bounded by
+   * namespaces × handler events: callers pass only events from the handler table.
    */
-  frameInstruments(namespace: NamespaceName, event: string): FrameInstruments {
-    let byEvent = this.frameInstrumentCache.get(namespace);
+  frameTally(namespace: NamespaceName, event: string): FrameTally {
+    let byEvent = this.frameTallies.get(namespace);
     if (!byEvent) {
       byEvent = new Map();
-      this.frameInstrumentCache.set(namespace, byEvent);
+      this.frameTallies.set(namespace, byEvent);
     }
-    const cached = byEvent.get(event);
-    if (cached) return cached;
-    const labels = { namespace, event };
-    const instruments: FrameInstruments = {
-      framesIn: this.framesIn.labels(labels),
-      framesOut: this.framesOut.labels(labels),
-      duration: this.handlerDuration.labels(labels),
-    };
-    byEvent.set(event, instruments);
-    return instruments;
+    let tally = byEvent.get(event);
+    if (!tally) {
+      const labels = { namespace, event };
+      tally = new FrameTally(labels, this.handlerDuration.tally(labels));
+      byEvent.set(event, tally);
+    }
+    return tally;
+  }
+
+  /** Adds what the frame tallies counted since the last scrape to the two frame counters. */
+  private reportFrameCounts(): void {
+    for (const byEvent of this.frameTallies.values()) {
+      for (const tally of byEvent.values()) {
+        if (tally.framesIn > tally.reportedIn) this.framesIn.inc(tally.labels, tally.framesIn - tally.reportedIn);
+        if (tally.framesOut > tally.reportedOut) this.framesOut.inc(tally.labels, tally.framesOut - tally.reportedOut);
+        tally.reportedIn = tally.framesIn;
+        tally.reportedOut = tally.framesOut;
+      }
+    }
   }
 
   /** Counts a windowed signal for alerting and its counter. */
@@ -154,8 +158,8 @@ export class RealtimeMetrics {
   }
 
 
-  private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
-    return new Counter({ name: `${PREFIX}${name}`, help, labelNames, registers: [this.registry] });
+  private counter<L extends string>(name: string, help: string, labelNames: L[], collect?: () => void): Counter<L> {
+    return new Counter({ name: `${PREFIX}${name}`, help, labelNames, registers: [this.registry], ...(collect ? { collect } : {}) });
   }
 
   private gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {
