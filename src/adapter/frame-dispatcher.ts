@@ -1,4 +1,3 @@
-import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { RawData } from 'ws';
 import type { RealtimeSocket } from '../connection/client-session.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
@@ -9,9 +8,6 @@ import type { RealtimeMetrics } from '../observability/realtime-metrics.js';
 
 /** Label for inbound frames that never reached a handler. */
 const UNROUTED = 'unknown';
-
-/** A gateway handler as Nest prepares it: guards, pipes and filter already wrapped around. */
-export type BoundHandler = (data: Record<string, unknown>, frame: InboundFrame) => unknown;
 
 interface Reply {
   readonly event: string;
@@ -38,9 +34,9 @@ export class FrameDispatcher {
     private readonly metrics: RealtimeMetrics,
   ) {}
 
-  /** `handlers` is Nest's per-client list (a handful): a scan costs no more than a Map and allocates nothing. */
-  dispatch(socket: RealtimeSocket, raw: RawData, isBinary: boolean, handlers: readonly MessageMappingProperties[]): void {
-    if (socket.session.closed) return;
+  dispatch(socket: RealtimeSocket, raw: RawData, isBinary: boolean): void {
+    const session = socket.session;
+    if (session.closed) return;
     const namespace = socket.session.namespace.name;
     if (isBinary) {
       this.metrics.framesIn.inc({ namespace, event: UNROUTED });
@@ -55,7 +51,8 @@ export class FrameDispatcher {
       return;
     }
     const frame = parsed.frame;
-    const handler = handlers.find((h) => h.message === frame.event)?.callback as BoundHandler | undefined;
+    // A handful of events per gateway: a scan costs no more than a Map and allocates nothing.
+    const handler = session.handlers[session.events.indexOf(frame.event)];
     if (!handler) {
       this.metrics.framesIn.inc({ namespace, event: UNROUTED });
       // Pending connections learn nothing about which events exist (§4: all but auth/ping → UNAUTHORIZED).

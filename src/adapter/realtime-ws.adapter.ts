@@ -3,11 +3,11 @@ import type { Duplex } from 'node:stream';
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
-import { WebSocketServer } from 'ws';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Observable } from 'rxjs';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
-import { RealtimeSocket } from '../connection/client-session.js';
+import { type BoundHandler, RealtimeSocket } from '../connection/client-session.js';
 import { ConnectionLifecycle } from '../connection/connection-lifecycle.js';
 import { WsExceptionFilter } from '../filters/ws-exception.filter.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
@@ -52,6 +52,29 @@ function releaseUnlessOpened(socket: Duplex, release: () => void): () => void {
   return () => socket.off('close', release);
 }
 
+interface SocketListeners {
+  readonly message: (this: WebSocket, raw: RawData, isBinary: boolean) => void;
+  readonly error: (this: WebSocket, err: Error) => void;
+}
+
+/** The frame and error listeners every connection shares (only `RealtimeSocket`s get them). */
+function socketListeners(dispatcher: FrameDispatcher, filter: WsExceptionFilter, logger: RealtimeLogger): SocketListeners {
+  return {
+    message(this: WebSocket, raw: RawData, isBinary: boolean): void {
+      const client = this as RealtimeSocket;
+      // A throw here would escape ws's listener and kill the process: answer it instead.
+      try {
+        dispatcher.dispatch(client, raw, isBinary);
+      } catch (err) {
+        filter.report(client, err);
+      }
+    },
+    error(this: WebSocket, err: Error): void {
+      logger.debug('socket error', { connectionId: (this as RealtimeSocket).session.id, ...describeError(err) });
+    },
+  };
+}
+
 /**
  * WsAdapter with the handshake of PROTOCOL.md §2 on the HTTP upgrade path and a frame
  * pipeline that answers every frame. One `ws` server per gateway path, all on the
@@ -59,6 +82,8 @@ function releaseUnlessOpened(socket: Duplex, release: () => void): () => void {
  */
 export class RealtimeWsAdapter extends WsAdapter {
   private readonly servers = new Map<string, WebSocketServer>();
+  /** Event-name tables, one per distinct gateway handler list (bounded by the gateways). */
+  private readonly eventTables = new Map<string, readonly string[]>();
   private attachedTo: Server | undefined;
   private services:
     | {
@@ -68,6 +93,7 @@ export class RealtimeWsAdapter extends WsAdapter {
         filter: WsExceptionFilter;
         logger: RealtimeLogger;
         config: RealtimeConfig;
+        listeners: SocketListeners;
       }
     | undefined;
 
@@ -98,21 +124,36 @@ export class RealtimeWsAdapter extends WsAdapter {
     return server;
   }
 
+  /**
+   * Keeps, per connection, only the callbacks Nest bound for it; the event names are one
+   * array per gateway. The listeners are shared by every connection (ws calls them with the
+   * socket as `this`), so a connection holds no closures of its own.
+   */
   override bindMessageHandlers(
     client: RealtimeSocket,
     handlers: MessageMappingProperties[],
     _transform: (data: unknown) => Observable<unknown>,
   ): void {
-    const { dispatcher, logger, filter } = this.resolveServices();
-    client.on('message', (raw, isBinary) => {
-      // A throw here would escape ws's listener and kill the process: answer it instead.
-      try {
-        dispatcher.dispatch(client, raw, isBinary, handlers);
-      } catch (err) {
-        filter.report(client, err);
-      }
-    });
-    client.on('error', (err) => logger.debug('socket error', { connectionId: client.session.id, ...describeError(err) }));
+    const listeners = this.resolveServices().listeners;
+    const names = handlers.map((h) => h.message as string);
+    const key = names.join('\n');
+    let events = this.eventTables.get(key);
+    if (!events) {
+      events = Object.freeze(names);
+      this.eventTables.set(key, events);
+    }
+    client.session.events = events;
+    client.session.handlers = handlers.map((h) => h.callback as BoundHandler);
+    client.on('message', listeners.message);
+    client.on('error', listeners.error);
+  }
+
+  /**
+   * Nest's disconnect hook runs from the connection's one close listener, right after the
+   * lifecycle's cleanup (`ConnectionLifecycle`), instead of as a second listener.
+   */
+  override bindClientDisconnect(client: RealtimeSocket, callback: (code: number) => void): void {
+    client.session.onDisconnect = callback;
   }
 
   override async close(server: WebSocketServer): Promise<void> {
@@ -129,13 +170,16 @@ export class RealtimeWsAdapter extends WsAdapter {
   private resolveServices(): NonNullable<RealtimeWsAdapter['services']> {
     if (!this.services) {
       const filter = this.app.get(WsExceptionFilter, { strict: false });
+      const logger = this.app.get(RealtimeLogger, { strict: false });
+      const dispatcher = new FrameDispatcher(filter, this.app.get(RealtimeMetrics, { strict: false }));
       this.services = {
         handshake: this.app.get(HandshakeService, { strict: false }),
         lifecycle: this.app.get(ConnectionLifecycle, { strict: false }),
-        logger: this.app.get(RealtimeLogger, { strict: false }),
+        logger,
         config: this.app.get<symbol, RealtimeConfig>(REALTIME_CONFIG, { strict: false }),
-        dispatcher: new FrameDispatcher(filter, this.app.get(RealtimeMetrics, { strict: false })),
+        dispatcher,
         filter,
+        listeners: socketListeners(dispatcher, filter, logger),
       };
     }
     return this.services;

@@ -5,10 +5,13 @@ import { MAX_TOKEN_LENGTH, type RealtimeConfig } from '../config/realtime-option
 import { AuthFailure, type Identity } from './identity.js';
 import { REVOCATION_STORE, type RevocationStore } from './revocation-store.js';
 
+const NO_ROLES: readonly string[] = Object.freeze([]);
+
+/** `value` itself (frozen) when it is an array of strings: it belongs to the freshly decoded claims. */
 function stringArray(value: unknown): readonly string[] | undefined {
-  if (value === undefined) return [];
+  if (value === undefined) return NO_ROLES;
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return undefined;
-  return Object.freeze([...value]);
+  return Object.freeze(value);
 }
 
 function nonEmptyString(value: unknown): string | undefined {
@@ -84,7 +87,8 @@ export class TokenVerifier {
       userId,
       username,
       roles,
-      claims: Object.freeze({ ...claims }),
+      // The decoded payload is ours alone: frozen in place, not copied (one object less per connection).
+      claims: Object.freeze(claims),
       jti,
       issuedAt: iat as number | undefined,
       expiresAt: exp * 1000,

@@ -3,25 +3,49 @@
  * expiry). Deadlines are grouped into slots of `resolutionMs`; a single interval runs while
  * any are pending. Much cheaper than a `setTimeout` per connection per concern.
  */
-export class TimerTask {
+/**
+ * A deadline's state. `run` gets `owner` back, so one function can serve every task of a
+ * kind (e.g. all heartbeats) instead of a closure per task.
+ */
+export class TimerTask<T = unknown> implements WheelEntry {
   /** Slot index while scheduled, otherwise undefined. */
   slot: number | undefined = undefined;
 
-  constructor(readonly run: () => void) {}
+  constructor(
+    private readonly run: (owner: T) => void,
+    private readonly owner: T,
+  ) {}
+
+  fire(): void {
+    this.run(this.owner);
+  }
+}
+
+/** What the wheel needs of a task. */
+interface WheelEntry {
+  slot: number | undefined;
+  fire(): void;
 }
 
 export class TimerWheel {
-  private readonly slots = new Map<number, Set<TimerTask>>();
+  private readonly slots = new Map<number, Set<WheelEntry>>();
   private interval: NodeJS.Timeout | undefined;
   private processedUpTo: number;
   private pending = 0;
+  /** Slots count from here, so slot numbers stay small integers (no boxed number per task). */
+  private readonly epoch: number;
 
   constructor(
     private readonly resolutionMs: number,
     private readonly onError: (err: unknown) => void,
     private readonly now: () => number = Date.now,
   ) {
-    this.processedUpTo = Math.floor(now() / resolutionMs);
+    this.epoch = now();
+    this.processedUpTo = 0;
+  }
+
+  private slotOf(ms: number): number {
+    return Math.floor((ms - this.epoch) / this.resolutionMs);
   }
 
   get size(): number {
@@ -29,10 +53,10 @@ export class TimerWheel {
   }
 
   /** Schedules (or reschedules) `task` to run at `at` (epoch ms), rounded up to a slot. */
-  schedule(task: TimerTask, at: number): void {
+  schedule(task: WheelEntry, at: number): void {
     this.cancel(task);
-    if (!this.interval) this.processedUpTo = Math.floor(this.now() / this.resolutionMs);
-    const slot = Math.max(Math.ceil(at / this.resolutionMs), this.processedUpTo + 1);
+    if (!this.interval) this.processedUpTo = this.slotOf(this.now());
+    const slot = Math.max(Math.ceil((at - this.epoch) / this.resolutionMs), this.processedUpTo + 1);
     let bucket = this.slots.get(slot);
     if (!bucket) {
       bucket = new Set();
@@ -47,7 +71,7 @@ export class TimerWheel {
     }
   }
 
-  cancel(task: TimerTask): void {
+  cancel(task: WheelEntry): void {
     if (task.slot === undefined) return;
     const bucket = this.slots.get(task.slot);
     // A bucket being run by tick() is already detached; tick() does the accounting then.
@@ -75,7 +99,7 @@ export class TimerWheel {
   }
 
   private tick(): void {
-    const current = Math.floor(this.now() / this.resolutionMs);
+    const current = this.slotOf(this.now());
     while (this.processedUpTo < current) {
       this.processedUpTo += 1;
       const bucket = this.slots.get(this.processedUpTo);
@@ -88,7 +112,7 @@ export class TimerWheel {
         if (task.slot !== this.processedUpTo) continue;
         task.slot = undefined;
         try {
-          task.run();
+          task.fire();
         } catch (err) {
           this.onError(err);
         }

@@ -2,12 +2,20 @@ import type { Socket } from 'node:net';
 import * as wsLibrary from 'ws';
 import { WebSocket } from 'ws';
 import type { Identity } from '../auth/identity.js';
+import type { OneOrMany } from '../common/keyed-sets.js';
 import { StrikeCounter } from '../common/strike-counter.js';
 import { TimerTask } from '../common/timer-wheel.js';
 import type { TokenBucket } from '../common/token-bucket.js';
 import { rawSocketOf, type WriteBatcher } from './write-batcher.js';
 import { CLOSE_REASONS, CloseCode } from '../protocol/close-codes.js';
+import type { InboundFrame } from '../protocol/frame.js';
 import type { NamespaceDefinition } from '../protocol/namespaces.js';
+
+/** A gateway handler as Nest prepares it for one connection: guards, pipes and filter wrapped around. */
+export type BoundHandler = (data: Record<string, unknown>, frame: InboundFrame) => unknown;
+
+const NO_EVENTS: readonly string[] = [];
+const NO_HANDLERS: readonly BoundHandler[] = [];
 
 /** anonymous: optional-auth path, no token. pending: auth-required path, waiting for `auth`. */
 export type AuthState = 'anonymous' | 'pending' | 'authenticated';
@@ -23,6 +31,15 @@ export interface SessionLimits {
 const STRIKE_WINDOW_MS = 60_000;
 
 /**
+ * What a session's two deadlines run, given the socket back: one set of functions for
+ * every session, so a connection carries no closures of its own.
+ */
+export interface SessionTimers {
+  readonly heartbeat: (socket: RealtimeSocket) => void;
+  readonly deadline: (socket: RealtimeSocket) => void;
+}
+
+/**
  * Everything the server knows about one connection. Lives on the socket, so it is
  * released with it; the registries hold the socket only while it is open.
  */
@@ -34,20 +51,30 @@ export class ClientSession {
   /** Set once the close handler has run; late async work checks it and stops. */
   closed = false;
   awaitingPong = false;
+  /** `auth.expiring` was sent for the current token (reset when a token is accepted). */
+  expiryNoticeSent = false;
   /** The close code the server chose, when it closed the connection (metrics). */
   closeCode: CloseCode | undefined;
   lastPingAt = 0;
-  /** Message-rate bucket of the throttler that applies now, and that throttler's name. */
+  /** Message-rate bucket of the throttler that applies now (dropped when the connection authenticates). */
   rateBucket: TokenBucket | undefined;
-  rateBucketOf: string | undefined;
-  readonly invalidFrames: StrikeCounter;
-  readonly rateStrikes: StrikeCounter;
+  /**
+   * The gateway's event names (one array shared by its connections) and this connection's
+   * handlers for them, index for index. Set by the adapter once Nest has bound the gateway.
+   */
+  events: readonly string[] = NO_EVENTS;
+  handlers: readonly BoundHandler[] = NO_HANDLERS;
+  /** This connection's topics; owned and written by SubscriptionRegistry only. */
+  topics: OneOrMany<string>;
+  /** The gateway's disconnect hook (Nest's), run after the lifecycle's cleanup on close. */
+  onDisconnect: ((code: number) => void) | undefined;
+  /** Created at the first strike: most connections never get one. */
+  private invalidFrames: StrikeCounter | undefined;
+  private rateStrikes: StrikeCounter | undefined;
   /** Heartbeat: next ping, or the pong deadline while `awaitingPong`. */
-  readonly heartbeatTask: TimerTask;
-  /** Auth timeout while pending; token expiry once authenticated. */
-  readonly deadlineTask: TimerTask;
-  /** `auth.expiring` notice. */
-  readonly expiringTask: TimerTask;
+  readonly heartbeatTask: TimerTask<RealtimeSocket>;
+  /** Auth timeout while pending; the `auth.expiring` notice, then token expiry, once authenticated. */
+  readonly deadlineTask: TimerTask<RealtimeSocket>;
 
   constructor(
     readonly id: string,
@@ -59,16 +86,26 @@ export class ClientSession {
     identity: Identity | undefined,
     leaseId: string | undefined,
     readonly limits: SessionLimits,
-    tasks: { heartbeat: () => void; deadline: () => void; expiring: () => void },
+    socket: RealtimeSocket,
+    timers: SessionTimers,
   ) {
     this.identity = identity;
     this.leaseId = leaseId;
     this.state = identity ? 'authenticated' : namespace.authRequired ? 'pending' : 'anonymous';
-    this.invalidFrames = new StrikeCounter(limits.maxInvalidFrames, STRIKE_WINDOW_MS);
-    this.rateStrikes = new StrikeCounter(limits.maxRateLimitStrikes, STRIKE_WINDOW_MS);
-    this.heartbeatTask = new TimerTask(tasks.heartbeat);
-    this.deadlineTask = new TimerTask(tasks.deadline);
-    this.expiringTask = new TimerTask(tasks.expiring);
+    this.heartbeatTask = new TimerTask(timers.heartbeat, socket);
+    this.deadlineTask = new TimerTask(timers.deadline, socket);
+  }
+
+  /** Records an invalid frame; true when WS_MAX_INVALID_FRAMES fell within the window. */
+  invalidFrameStrike(now: number): boolean {
+    this.invalidFrames ??= new StrikeCounter(this.limits.maxInvalidFrames, STRIKE_WINDOW_MS);
+    return this.invalidFrames.hit(now);
+  }
+
+  /** Records a RATE_LIMITED answer; true when the strike limit fell within the window. */
+  rateLimitStrike(now: number): boolean {
+    this.rateStrikes ??= new StrikeCounter(this.limits.maxRateLimitStrikes, STRIKE_WINDOW_MS);
+    return this.rateStrikes.hit(now);
   }
 
   get authenticated(): boolean {

@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import type { WebSocket } from 'ws';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
@@ -11,7 +12,7 @@ import { SecurityAuditLog } from '../observability/security-audit-log.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { SessionEvent } from '../protocol/events.js';
 import type { NamespaceDefinition } from '../protocol/namespaces.js';
-import { ClientSession, type RealtimeSocket, type SessionLimits } from './client-session.js';
+import { ClientSession, type RealtimeSocket, type SessionLimits, type SessionTimers } from './client-session.js';
 import { WriteBatcher } from './write-batcher.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { ConnectionRegistry } from './connection-registry.js';
@@ -43,6 +44,13 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   private heartbeatTerminations = 0;
   /** The same object for every session: one allocation, not one per connection. */
   private readonly limits: SessionLimits;
+  private readonly timers: SessionTimers = {
+    heartbeat: (socket) => this.heartbeat(socket),
+    deadline: (socket) => this.deadline(socket),
+  };
+  // Socket listeners shared by every connection (ws calls them with the socket as `this`).
+  private readonly closeListener: (this: WebSocket, code: number) => void;
+  private readonly pongListener: (this: WebSocket) => void;
 
   constructor(
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
@@ -62,6 +70,17 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     };
     this.revalidation = setInterval(() => void this.revalidate(), config.revalidateIntervalMs);
     this.revalidation.unref();
+    const cleanup = (socket: RealtimeSocket, code: number): void => this.cleanup(socket, code);
+    const onPong = (socket: RealtimeSocket): void => this.onPong(socket);
+    // Only sockets opened by `open` get these listeners.
+    this.closeListener = function (this: WebSocket, code: number) {
+      const socket = this as RealtimeSocket;
+      cleanup(socket, code);
+      socket.session.onDisconnect?.(code);
+    };
+    this.pongListener = function (this: WebSocket) {
+      onPong(this as RealtimeSocket);
+    };
   }
 
   onApplicationShutdown(): void {
@@ -73,7 +92,8 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   open(socket: RealtimeSocket, init: OpenConnection): void {
     const now = Date.now();
     const session = new ClientSession(
-      randomUUID(),
+      // 96 random bits, 16 characters: a third of a UUID string's heap per connection.
+      randomBytes(12).toString('base64url'),
       init.namespace,
       init.ip,
       this.logger.hashIp(init.ip),
@@ -81,17 +101,15 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
       init.identity,
       init.leaseId,
       this.limits,
-      {
-        heartbeat: () => this.heartbeat(socket),
-        deadline: () => this.deadline(socket),
-        expiring: () => this.sendExpiring(socket),
-      },
+      socket,
+      this.timers,
     );
     socket.session = session;
     this.registry.add(socket);
-    // Registered before the gateways' disconnect hooks, so limits and timers go first.
-    socket.once('close', (code: number) => this.cleanup(socket, code));
-    socket.on('pong', () => this.onPong(socket));
+    // The one close listener: limits and timers go first, then the gateway's disconnect
+    // hook (set by the adapter). `on`, not `once`: ws emits close once, `once` wraps.
+    socket.on('close', this.closeListener);
+    socket.on('pong', this.pongListener);
     const identity = init.identity;
     socket.sendFrame(
       JSON.stringify({
@@ -128,6 +146,8 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     session.identity = identity;
     session.leaseId = leaseId;
     session.state = 'authenticated';
+    // The next frame starts a fresh bucket of the authenticated throttler.
+    session.rateBucket = undefined;
     this.registry.indexUser(socket, identity.userId);
     this.scheduleExpiry(session);
   }
@@ -158,7 +178,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   }
 
   closeAll(code: CloseCode): void {
-    for (const socket of [...this.registry.all()]) socket.closeWith(code);
+    for (const socket of this.registry.all()) socket.closeWith(code);
   }
 
   stats(): LifecycleStats {
@@ -171,12 +191,12 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     socket.closeWith(code);
   }
 
+  /** The next expiry step of an authenticated session: the `auth.expiring` notice, then the close. */
   private scheduleExpiry(session: ClientSession): void {
     const identity = session.identity;
     if (!identity) return;
-    const now = Date.now();
-    this.wheel.schedule(session.expiringTask, Math.max(now, identity.expiresAt - this.config.refreshWindowMs));
-    this.wheel.schedule(session.deadlineTask, Math.max(now, identity.expiresAt + this.config.tokenExpiryGraceMs));
+    session.expiryNoticeSent = false;
+    this.wheel.schedule(session.deadlineTask, Math.max(Date.now(), identity.expiresAt - this.config.refreshWindowMs));
   }
 
   private heartbeat(socket: RealtimeSocket): void {
@@ -203,27 +223,41 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     this.wheel.schedule(session.heartbeatTask, Math.max(Date.now(), session.lastPingAt + this.config.heartbeatIntervalMs));
   }
 
-  /** Pending: the auth timeout passed. Authenticated: the token expired without refresh. */
+  /**
+   * Pending: the auth timeout passed (4401). Authenticated: one task walks the token's
+   * expiry, first sending `auth.expiring` inside the refresh window, then closing 4001
+   * once expiry plus grace has passed. A refresh reschedules it for the new token.
+   */
   private deadline(socket: RealtimeSocket): void {
     const session = socket.session;
     if (session.closed) return;
     if (session.state === 'pending') {
       socket.closeWith(CloseCode.UNAUTHORIZED);
-    } else if (session.identity && Date.now() >= session.identity.expiresAt + this.config.tokenExpiryGraceMs) {
+      return;
+    }
+    const identity = session.identity;
+    if (!identity) return;
+    const now = Date.now();
+    const noticeAt = identity.expiresAt - this.config.refreshWindowMs;
+    const closeAt = identity.expiresAt + this.config.tokenExpiryGraceMs;
+    if (now < noticeAt) {
+      this.wheel.schedule(session.deadlineTask, noticeAt);
+    } else if (!session.expiryNoticeSent) {
+      // Even a token accepted already expired (clock tolerance) is told before it is closed.
+      session.expiryNoticeSent = true;
+      socket.sendFrame(
+        JSON.stringify({ event: SessionEvent.AUTH_EXPIRING, data: { expiresAt: new Date(identity.expiresAt).toISOString() } }),
+      );
+      this.wheel.schedule(session.deadlineTask, closeAt);
+    } else if (now >= closeAt) {
       socket.closeWith(CloseCode.TOKEN_EXPIRED);
+    } else {
+      this.wheel.schedule(session.deadlineTask, closeAt);
     }
   }
 
-  private sendExpiring(socket: RealtimeSocket): void {
-    const identity = socket.session.identity;
-    if (socket.session.closed || !identity) return;
-    socket.sendFrame(
-      JSON.stringify({ event: SessionEvent.AUTH_EXPIRING, data: { expiresAt: new Date(identity.expiresAt).toISOString() } }),
-    );
-  }
-
   private async revalidate(): Promise<void> {
-    for (const socket of [...this.registry.all()]) {
+    for (const socket of this.registry.all()) {
       const identity = socket.session.identity;
       if (!identity || socket.session.closed) continue;
       try {
@@ -247,7 +281,6 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     if (code === CloseCode.SLOW_CONSUMER) this.metrics.slowConsumerCloses.inc({ namespace });
     this.wheel.cancel(session.heartbeatTask);
     this.wheel.cancel(session.deadlineTask);
-    this.wheel.cancel(session.expiringTask);
     this.registry.remove(socket);
     if (session.userId !== undefined && session.leaseId !== undefined) this.limiter.releaseUser(session.userId, session.leaseId);
     else this.limiter.releaseAnonymous(session.ip);

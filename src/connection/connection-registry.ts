@@ -1,19 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import type { NamespaceName } from '../protocol/namespaces.js';
 import type { RealtimeSocket } from './client-session.js';
+import { KeyedSets } from '../common/keyed-sets.js';
 
 /**
- * Index of open connections: all of them, per user and per namespace. Entries exist only
+ * Index of open connections, per namespace (together: all of them) and per user. Entries exist only
  * between open and close, so its size is bounded by the open connections.
  */
 @Injectable()
 export class ConnectionRegistry {
-  private readonly sockets = new Set<RealtimeSocket>();
-  private readonly byUser = new Map<string, Set<RealtimeSocket>>();
+  private readonly byUser = new KeyedSets<string, RealtimeSocket>();
   private readonly byNamespace = new Map<NamespaceName, Set<RealtimeSocket>>();
 
   add(socket: RealtimeSocket): void {
-    this.sockets.add(socket);
     const ns = socket.session.namespace.name;
     let set = this.byNamespace.get(ns);
     if (!set) {
@@ -27,33 +26,33 @@ export class ConnectionRegistry {
 
   /** Called when a pending/anonymous connection authenticates. */
   indexUser(socket: RealtimeSocket, userId: string): void {
-    let set = this.byUser.get(userId);
-    if (!set) {
-      set = new Set();
-      this.byUser.set(userId, set);
-    }
-    set.add(socket);
+    this.byUser.add(userId, socket);
   }
 
   remove(socket: RealtimeSocket): void {
-    if (!this.sockets.delete(socket)) return;
     const ns = socket.session.namespace.name;
     const nsSet = this.byNamespace.get(ns);
-    if (nsSet?.delete(socket) && nsSet.size === 0) this.byNamespace.delete(ns);
+    if (!nsSet?.delete(socket)) return;
+    if (nsSet.size === 0) this.byNamespace.delete(ns);
     const userId = socket.session.userId;
-    if (userId !== undefined) {
-      const userSet = this.byUser.get(userId);
-      if (userSet?.delete(socket) && userSet.size === 0) this.byUser.delete(userId);
-    }
+    if (userId !== undefined) this.byUser.delete(userId, socket);
   }
 
-  all(): ReadonlySet<RealtimeSocket> {
-    return this.sockets;
+  /** A snapshot of every open connection (the namespace sets are the one index of them). */
+  all(): RealtimeSocket[] {
+    const sockets: RealtimeSocket[] = [];
+    for (const set of this.byNamespace.values()) for (const socket of set) sockets.push(socket);
+    return sockets;
+  }
+
+  count(): number {
+    let count = 0;
+    for (const set of this.byNamespace.values()) count += set.size;
+    return count;
   }
 
   forUser(userId: string): readonly RealtimeSocket[] {
-    const set = this.byUser.get(userId);
-    return set ? [...set] : [];
+    return [...this.byUser.members(userId)];
   }
 
   inNamespace(ns: NamespaceName): ReadonlySet<RealtimeSocket> {
@@ -61,7 +60,7 @@ export class ConnectionRegistry {
   }
 
   sizes(): { connections: number; users: number; namespaces: number } {
-    return { connections: this.sockets.size, users: this.byUser.size, namespaces: this.byNamespace.size };
+    return { connections: this.count(), users: this.byUser.size, namespaces: this.byNamespace.size };
   }
 }
 

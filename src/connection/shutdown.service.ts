@@ -27,14 +27,14 @@ export class ShutdownService implements BeforeApplicationShutdown {
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
     this.drain.begin();
-    const open = this.registry.all().size;
+    const open = this.registry.count();
     this.logger.info('draining', { signal: signal ?? null, connections: open });
     this.lifecycle.closeAll(CloseCode.GOING_AWAY);
     const deadline = Date.now() + this.config.shutdownTimeoutMs * GRACEFUL_SHARE;
-    while (this.registry.all().size > 0 && Date.now() < deadline) {
+    while (this.registry.count() > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-    const remaining = [...this.registry.all()];
+    const remaining = this.registry.all();
     for (const socket of remaining) socket.terminate();
     this.logger.info('drained', { closed: open - remaining.length, terminated: remaining.length });
   }

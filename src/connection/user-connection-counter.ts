@@ -1,3 +1,5 @@
+import { KeyedSets } from '../common/keyed-sets.js';
+
 /**
  * Per-user connection slots across every node (finding 12). A slot is a lease: held while
  * the connection is open, renewed by its node, released on close; a node that dies stops
@@ -16,25 +18,19 @@ export const USER_CONNECTION_COUNTER = Symbol('USER_CONNECTION_COUNTER');
 
 /** Single-node counter: a count of leases per user, entries removed at zero. */
 export class InMemoryUserConnectionCounter implements UserConnectionCounter {
-  private readonly leases = new Map<string, Set<string>>();
+  private readonly leases = new KeyedSets<string, string>();
   private nextLease = 0;
 
   async acquire(userId: string, max: number): Promise<string | undefined> {
-    let held = this.leases.get(userId);
-    if ((held?.size ?? 0) >= max) return undefined;
-    if (!held) {
-      held = new Set();
-      this.leases.set(userId, held);
-    }
+    if (this.leases.count(userId) >= max) return undefined;
     this.nextLease += 1;
     const leaseId = String(this.nextLease);
-    held.add(leaseId);
+    this.leases.add(userId, leaseId);
     return leaseId;
   }
 
   release(userId: string, leaseId: string): void {
-    const held = this.leases.get(userId);
-    if (held?.delete(leaseId) && held.size === 0) this.leases.delete(userId);
+    this.leases.delete(userId, leaseId);
   }
 
   localUsers(): number {

@@ -93,10 +93,10 @@ export class WsExceptionFilter implements ExceptionFilter {
       return;
     }
     const now = Date.now();
-    if (error.invalidFrame && session.invalidFrames.hit(now)) {
+    if (error.invalidFrame && session.invalidFrameStrike(now)) {
       this.audit.record('invalid_frame', session.ipHash, { namespace, connectionId: session.id, closed: CloseCode.TOO_MANY_INVALID_FRAMES });
       client.closeWith(CloseCode.TOO_MANY_INVALID_FRAMES);
-    } else if (error.code === ErrorCode.RATE_LIMITED && session.rateStrikes.hit(now)) {
+    } else if (error.code === ErrorCode.RATE_LIMITED && session.rateLimitStrike(now)) {
       this.audit.record('rate_limit_strike', session.ipHash, { namespace, connectionId: session.id, closed: CloseCode.RATE_LIMIT_ABUSE });
       client.closeWith(CloseCode.RATE_LIMIT_ABUSE);
     }

@@ -33,12 +33,12 @@ export class WsThrottlerGuard extends ThrottlerGuard {
       throw new Error(`WsThrottlerGuard: throttler "${name}" needs a numeric limit and ttl`);
     }
     const now = Date.now();
-    // A connection that authenticates switches to a fresh bucket of the other throttler.
-    let bucket = session.rateBucketOf === name ? session.rateBucket : undefined;
+    // Authenticating drops the bucket (ConnectionLifecycle.promote): the next frame starts
+    // a fresh one of the authenticated throttler; the state never goes back.
+    let bucket = session.rateBucket;
     if (!bucket) {
       bucket = new TokenBucket((throttler.limit * 1000) / throttler.ttl, throttler.limit, now);
       session.rateBucket = bucket;
-      session.rateBucketOf = name;
     }
     const waitMs = bucket.take(now);
     if (waitMs > 0) throw new RealtimeException(ErrorCode.RATE_LIMITED, { retryAfterMs: waitMs });

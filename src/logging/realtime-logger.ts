@@ -88,7 +88,9 @@ export class RealtimeLogger {
 
   /** A stable, non-reversible stand-in for a client IP. */
   hashIp(ip: string): string {
-    return createHmac('sha256', this.ipKey).update(ip).digest('base64url').slice(0, 16);
+    // 12 bytes → 16 characters, encoded from the buffer: a slice of the full digest's
+    // string would keep that string alive for the life of the connection.
+    return createHmac('sha256', this.ipKey).update(ip).digest().toString('base64url', 0, 12);
   }
 }
 

@@ -3,6 +3,7 @@ import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
 import type { RealtimeSocket } from '../connection/client-session.js';
 import type { NamespaceName } from '../protocol/namespaces.js';
+import { addMember, countMembers, hasMember, KeyedSets, membersOf, removeMember } from '../common/keyed-sets.js';
 
 export type SubscribeResult = 'subscribed' | 'already' | 'limit';
 
@@ -10,67 +11,66 @@ export type SubscribeResult = 'subscribed' | 'already' | 'limit';
  * The one owner of topic ↔ connection membership for every namespace (findings 3, 4, 5,
  * 7, 8, 20). A connection's topics are removed in one call when it closes, and a topic
  * with no members is deleted at once. Bounded: WS_MAX_SUBSCRIPTIONS per connection.
+ * A connection's own topic list is kept on its session (`ClientSession.topics`, written
+ * only here), so it needs no index entry of its own and is released with the socket.
  */
 @Injectable()
 export class SubscriptionRegistry {
-  private readonly topics = new Map<NamespaceName, Map<string, Set<RealtimeSocket>>>();
-  private readonly bySocket = new Map<RealtimeSocket, Set<string>>();
+  private readonly topics = new Map<NamespaceName, KeyedSets<string, RealtimeSocket>>();
+  /** Connections with at least one topic (their own topics live on their session). */
+  private subscribedConnections = 0;
 
   constructor(@Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig) {}
 
   subscribe(socket: RealtimeSocket, topic: string, limit = this.config.maxSubscriptions): SubscribeResult {
-    if (socket.session.closed) return 'limit';
-    let own = this.bySocket.get(socket);
-    if (own?.has(topic)) return 'already';
-    if ((own?.size ?? 0) >= limit) return 'limit';
-    if (!own) {
-      own = new Set();
-      this.bySocket.set(socket, own);
-    }
-    own.add(topic);
-    const ns = socket.session.namespace.name;
+    const session = socket.session;
+    if (session.closed) return 'limit';
+    if (hasMember(session.topics, topic)) return 'already';
+    const count = countMembers(session.topics);
+    if (count >= limit) return 'limit';
+    if (count === 0) this.subscribedConnections += 1;
+    session.topics = addMember(session.topics, topic);
+    const ns = session.namespace.name;
     let nsTopics = this.topics.get(ns);
     if (!nsTopics) {
-      nsTopics = new Map();
+      nsTopics = new KeyedSets();
       this.topics.set(ns, nsTopics);
     }
-    let members = nsTopics.get(topic);
-    if (!members) {
-      members = new Set();
-      nsTopics.set(topic, members);
-    }
-    members.add(socket);
+    nsTopics.add(topic, socket);
     return 'subscribed';
   }
 
   /** Returns true when the socket was subscribed. */
   unsubscribe(socket: RealtimeSocket, topic: string): boolean {
-    const own = this.bySocket.get(socket);
-    if (!own?.delete(topic)) return false;
-    if (own.size === 0) this.bySocket.delete(socket);
+    const session = socket.session;
+    if (!hasMember(session.topics, topic)) return false;
+    session.topics = removeMember(session.topics, topic);
+    if (session.topics === undefined) this.subscribedConnections -= 1;
     this.detach(socket, topic);
     return true;
   }
 
   /** Removes every subscription of a closing socket; returns the topics it had. */
   removeConnection(socket: RealtimeSocket): readonly string[] {
-    const own = this.bySocket.get(socket);
-    if (!own) return [];
-    this.bySocket.delete(socket);
+    const session = socket.session;
+    if (session.topics === undefined) return [];
+    const own = [...membersOf(session.topics)];
+    session.topics = undefined;
+    this.subscribedConnections -= 1;
     for (const topic of own) this.detach(socket, topic);
-    return [...own];
+    return own;
   }
 
-  subscribers(ns: NamespaceName, topic: string): ReadonlySet<RealtimeSocket> {
-    return this.topics.get(ns)?.get(topic) ?? EMPTY;
+  subscribers(ns: NamespaceName, topic: string): Iterable<RealtimeSocket> {
+    return this.topics.get(ns)?.members(topic) ?? NONE;
   }
 
-  topicsOf(socket: RealtimeSocket): ReadonlySet<string> {
-    return this.bySocket.get(socket) ?? EMPTY_TOPICS;
+  topicsOf(socket: RealtimeSocket): Iterable<string> {
+    return membersOf(socket.session.topics);
   }
 
   isSubscribed(socket: RealtimeSocket, topic: string): boolean {
-    return this.bySocket.get(socket)?.has(topic) ?? false;
+    return hasMember(socket.session.topics, topic);
   }
 
   /** Sizes for tests and metrics: topics per namespace, total subscriptions, tracked sockets. */
@@ -82,29 +82,20 @@ export class SubscriptionRegistry {
       subscriptions += nsSubscriptions;
       topics += nsTopics;
     }
-    return { topics, subscriptions, connections: this.bySocket.size };
+    return { topics, subscriptions, connections: this.subscribedConnections };
   }
 
   /** [subscriptions, topics] of one namespace. */
   namespaceSizes(ns: NamespaceName): [number, number] {
     const nsTopics = this.topics.get(ns);
-    if (!nsTopics) return [0, 0];
-    let subscriptions = 0;
-    for (const members of nsTopics.values()) subscriptions += members.size;
-    return [subscriptions, nsTopics.size];
+    return nsTopics ? [nsTopics.totalMembers(), nsTopics.size] : [0, 0];
   }
 
   private detach(socket: RealtimeSocket, topic: string): void {
     const ns = socket.session.namespace.name;
     const nsTopics = this.topics.get(ns);
-    const members = nsTopics?.get(topic);
-    if (!members?.delete(socket)) return;
-    if (members.size === 0) {
-      nsTopics!.delete(topic);
-      if (nsTopics!.size === 0) this.topics.delete(ns);
-    }
+    if (nsTopics?.delete(topic, socket) && nsTopics.size === 0) this.topics.delete(ns);
   }
 }
 
-const EMPTY: ReadonlySet<RealtimeSocket> = new Set();
-const EMPTY_TOPICS: ReadonlySet<string> = new Set();
+const NONE: readonly RealtimeSocket[] = [];

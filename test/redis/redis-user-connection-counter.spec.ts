@@ -80,13 +80,11 @@ test('a node that stops renewing (died without releasing) frees its slots within
   dead.close();
   const stoppedAt = Date.now();
   expect(await b.acquire('u5', 2)).toBeUndefined();
-  let lease: string | undefined;
-  await eventually(async () => {
-    lease = await b.acquire('u5', 2);
-    expect(lease).toBeDefined();
-  }, TTL * 2);
+  // The dead node's two leases were taken a moment apart and expire a moment apart.
+  for (let slot = 0; slot < 2; slot += 1) {
+    await eventually(async () => expect(await b.acquire('u5', 2)).toBeDefined(), TTL * 2);
+  }
   expect(Date.now() - stoppedAt).toBeLessThanOrEqual(TTL + 400);
-  expect(await b.acquire('u5', 2)).toBeDefined();
   expect(await b.acquire('u5', 2)).toBeUndefined();
 });
 

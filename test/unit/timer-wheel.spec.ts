@@ -21,16 +21,16 @@ describe('TimerWheel (fake timers)', () => {
 
   it('runs tasks in deadline order, not scheduling order', () => {
     const ran: string[] = [];
-    wheel.schedule(new TimerTask(() => ran.push('c')), T0 + 50);
-    wheel.schedule(new TimerTask(() => ran.push('a')), T0 + 10);
-    wheel.schedule(new TimerTask(() => ran.push('b')), T0 + 30);
+    wheel.schedule(new TimerTask(() => ran.push('c'), null), T0 + 50);
+    wheel.schedule(new TimerTask(() => ran.push('a'), null), T0 + 10);
+    wheel.schedule(new TimerTask(() => ran.push('b'), null), T0 + 30);
     jest.advanceTimersByTime(100);
     expect(ran).toEqual(['a', 'b', 'c']);
   });
 
   it('does not run a task before its deadline; rounds the deadline up to the next slot', () => {
     const run = jest.fn();
-    wheel.schedule(new TimerTask(run), T0 + 45);
+    wheel.schedule(new TimerTask(run, null), T0 + 45);
     jest.advanceTimersByTime(40);
     expect(run).not.toHaveBeenCalled();
     jest.advanceTimersByTime(9);
@@ -41,7 +41,7 @@ describe('TimerWheel (fake timers)', () => {
 
   it('never runs a task synchronously, even with a deadline in the past', () => {
     const run = jest.fn();
-    wheel.schedule(new TimerTask(run), T0 - 5_000);
+    wheel.schedule(new TimerTask(run, null), T0 - 5_000);
     expect(run).not.toHaveBeenCalled();
     jest.advanceTimersByTime(RES);
     expect(run).toHaveBeenCalledTimes(1);
@@ -49,16 +49,16 @@ describe('TimerWheel (fake timers)', () => {
 
   it('runs each task once', () => {
     const run = jest.fn();
-    wheel.schedule(new TimerTask(run), T0 + 20);
+    wheel.schedule(new TimerTask(run, null), T0 + 20);
     jest.advanceTimersByTime(1_000);
     expect(run).toHaveBeenCalledTimes(1);
   });
 
   it('size counts pending tasks and drops as they run', () => {
     expect(wheel.size).toBe(0);
-    wheel.schedule(new TimerTask(() => {}), T0 + 10);
-    wheel.schedule(new TimerTask(() => {}), T0 + 10);
-    wheel.schedule(new TimerTask(() => {}), T0 + 30);
+    wheel.schedule(new TimerTask(() => {}, null), T0 + 10);
+    wheel.schedule(new TimerTask(() => {}, null), T0 + 10);
+    wheel.schedule(new TimerTask(() => {}, null), T0 + 30);
     expect(wheel.size).toBe(3);
     jest.advanceTimersByTime(10);
     expect(wheel.size).toBe(1);
@@ -69,14 +69,14 @@ describe('TimerWheel (fake timers)', () => {
   it('cancel prevents the run and updates size; cancelling twice or an unscheduled task is harmless', () => {
     const run = jest.fn();
     const other = jest.fn();
-    const task = new TimerTask(run);
+    const task = new TimerTask(run, null);
     wheel.schedule(task, T0 + 20);
-    wheel.schedule(new TimerTask(other), T0 + 20);
+    wheel.schedule(new TimerTask(other, null), T0 + 20);
     wheel.cancel(task);
     expect(task.slot).toBeUndefined();
     expect(wheel.size).toBe(1);
     wheel.cancel(task);
-    wheel.cancel(new TimerTask(() => {}));
+    wheel.cancel(new TimerTask(() => {}, null));
     expect(wheel.size).toBe(1);
     jest.advanceTimersByTime(100);
     expect(run).not.toHaveBeenCalled();
@@ -86,8 +86,8 @@ describe('TimerWheel (fake timers)', () => {
   it('rescheduling moves the task (later or earlier) without duplicating it', () => {
     const later = jest.fn();
     const earlier = jest.fn();
-    const laterTask = new TimerTask(later);
-    const earlierTask = new TimerTask(earlier);
+    const laterTask = new TimerTask(later, null);
+    const earlierTask = new TimerTask(earlier, null);
     wheel.schedule(laterTask, T0 + 20);
     wheel.schedule(earlierTask, T0 + 80);
     wheel.schedule(laterTask, T0 + 60);
@@ -103,12 +103,21 @@ describe('TimerWheel (fake timers)', () => {
     expect(earlier).toHaveBeenCalledTimes(1);
   });
 
+  it('hands the task its owner, so one function serves every task of a kind', () => {
+    const seen: string[] = [];
+    const shared = (owner: string): void => void seen.push(owner);
+    wheel.schedule(new TimerTask(shared, 'a'), T0 + 10);
+    wheel.schedule(new TimerTask(shared, 'b'), T0 + 20);
+    jest.advanceTimersByTime(100);
+    expect(seen).toEqual(['a', 'b']);
+  });
+
   it('a task can reschedule itself from its own run (heartbeat pattern)', () => {
     let runs = 0;
-    const task: TimerTask = new TimerTask(() => {
+    const task: TimerTask<null> = new TimerTask(() => {
       runs += 1;
       if (runs < 3) wheel.schedule(task, Date.now() + 50);
-    });
+    }, null);
     wheel.schedule(task, T0 + 50);
     jest.advanceTimersByTime(1_000);
     expect(runs).toBe(3);
@@ -117,7 +126,7 @@ describe('TimerWheel (fake timers)', () => {
 
   it('clear cancels everything; tasks can be scheduled again afterwards', () => {
     const run = jest.fn();
-    const tasks = [new TimerTask(run), new TimerTask(run), new TimerTask(run)];
+    const tasks = [new TimerTask(run, null), new TimerTask(run, null), new TimerTask(run, null)];
     tasks.forEach((t, i) => wheel.schedule(t, T0 + 10 * (i + 1)));
     wheel.clear();
     expect(wheel.size).toBe(0);
@@ -133,10 +142,10 @@ describe('TimerWheel (fake timers)', () => {
   it('an error in one task is reported and does not stop the others', () => {
     const boom = new Error('boom');
     const ran: string[] = [];
-    wheel.schedule(new TimerTask(() => ran.push('before')), T0 + 10);
-    wheel.schedule(new TimerTask(() => { throw boom; }), T0 + 10);
-    wheel.schedule(new TimerTask(() => ran.push('same slot')), T0 + 10);
-    wheel.schedule(new TimerTask(() => ran.push('later slot')), T0 + 20);
+    wheel.schedule(new TimerTask(() => ran.push('before'), null), T0 + 10);
+    wheel.schedule(new TimerTask(() => { throw boom; }, null), T0 + 10);
+    wheel.schedule(new TimerTask(() => ran.push('same slot'), null), T0 + 10);
+    wheel.schedule(new TimerTask(() => ran.push('later slot'), null), T0 + 20);
     jest.advanceTimersByTime(30);
     expect(errors).toEqual([boom]);
     expect(ran).toEqual(['before', 'same slot', 'later slot']);
@@ -145,8 +154,8 @@ describe('TimerWheel (fake timers)', () => {
 
   it('runs one interval only while tasks are pending and stops it when the last one runs', () => {
     expect(jest.getTimerCount()).toBe(0);
-    wheel.schedule(new TimerTask(() => {}), T0 + 10);
-    wheel.schedule(new TimerTask(() => {}), T0 + 20);
+    wheel.schedule(new TimerTask(() => {}, null), T0 + 10);
+    wheel.schedule(new TimerTask(() => {}, null), T0 + 20);
     expect(jest.getTimerCount()).toBe(1);
     jest.advanceTimersByTime(20);
     expect(wheel.size).toBe(0);
@@ -154,7 +163,7 @@ describe('TimerWheel (fake timers)', () => {
   });
 
   it('stops the interval when the last pending task is cancelled', () => {
-    const task = new TimerTask(() => {});
+    const task = new TimerTask(() => {}, null);
     wheel.schedule(task, T0 + 100);
     expect(jest.getTimerCount()).toBe(1);
     wheel.cancel(task);
@@ -164,11 +173,11 @@ describe('TimerWheel (fake timers)', () => {
   it('restarts after going idle and uses the current time as its base', () => {
     const first = jest.fn();
     const second = jest.fn();
-    wheel.schedule(new TimerTask(first), T0 + 10);
+    wheel.schedule(new TimerTask(first, null), T0 + 10);
     jest.advanceTimersByTime(10);
     expect(jest.getTimerCount()).toBe(0);
     jest.setSystemTime(T0 + 60_000);
-    wheel.schedule(new TimerTask(second), T0 + 60_030);
+    wheel.schedule(new TimerTask(second, null), T0 + 60_030);
     jest.advanceTimersByTime(20);
     expect(second).not.toHaveBeenCalled();
     jest.advanceTimersByTime(10);
@@ -180,7 +189,7 @@ describe('TimerWheel (fake timers)', () => {
     let offset = 0;
     const clockWheel = new TimerWheel(RES, (err) => errors.push(err), () => Date.now() + offset);
     const ran: number[] = [];
-    for (const delay of [30, 10, 70, 50]) clockWheel.schedule(new TimerTask(() => ran.push(delay)), T0 + delay);
+    for (const delay of [30, 10, 70, 50]) clockWheel.schedule(new TimerTask(() => ran.push(delay), null), T0 + delay);
     offset = 200; // the clock jumps ahead before the first tick fires
     jest.advanceTimersByTime(RES);
     expect(ran).toEqual([10, 30, 50, 70]);
@@ -190,8 +199,8 @@ describe('TimerWheel (fake timers)', () => {
 
   it('a task cancelled by an earlier task of the same slot does not run', () => {
     const victim = jest.fn();
-    const victimTask = new TimerTask(victim);
-    wheel.schedule(new TimerTask(() => wheel.cancel(victimTask)), T0 + 10);
+    const victimTask = new TimerTask(victim, null);
+    wheel.schedule(new TimerTask(() => wheel.cancel(victimTask), null), T0 + 10);
     wheel.schedule(victimTask, T0 + 10);
     jest.advanceTimersByTime(100);
     expect(victim).not.toHaveBeenCalled();
@@ -200,8 +209,8 @@ describe('TimerWheel (fake timers)', () => {
 
   it('a task rescheduled by an earlier task of the same slot runs only at its new time, and stays cancellable', () => {
     const moved = jest.fn();
-    const movedTask = new TimerTask(moved);
-    wheel.schedule(new TimerTask(() => wheel.schedule(movedTask, T0 + 500)), T0 + 10);
+    const movedTask = new TimerTask(moved, null);
+    wheel.schedule(new TimerTask(() => wheel.schedule(movedTask, T0 + 500), null), T0 + 10);
     wheel.schedule(movedTask, T0 + 10);
     jest.advanceTimersByTime(10);
     expect(moved).not.toHaveBeenCalled();
@@ -221,10 +230,10 @@ describe('TimerWheel (real timers)', () => {
     const ran: string[] = [];
     const done = new Promise<void>((resolve) => {
       const start = Date.now();
-      wheel.schedule(new TimerTask(() => ran.push('b')), start + 30);
-      wheel.schedule(new TimerTask(() => ran.push('a')), start + 10);
-      wheel.schedule(new TimerTask(() => { throw new Error('x'); }), start + 20);
-      wheel.schedule(new TimerTask(() => { ran.push('c'); resolve(); }), start + 40);
+      wheel.schedule(new TimerTask(() => ran.push('b'), null), start + 30);
+      wheel.schedule(new TimerTask(() => ran.push('a'), null), start + 10);
+      wheel.schedule(new TimerTask(() => { throw new Error('x'); }, null), start + 20);
+      wheel.schedule(new TimerTask(() => { ran.push('c'); resolve(); }, null), start + 40);
     });
     await done;
     expect(ran).toEqual(['a', 'b', 'c']);
@@ -235,7 +244,7 @@ describe('TimerWheel (real timers)', () => {
   it('does not run a cancelled task with real timers', async () => {
     const wheel = new TimerWheel(10, () => {});
     const run = jest.fn();
-    const task = new TimerTask(run);
+    const task = new TimerTask(run, null);
     wheel.schedule(task, Date.now() + 10);
     wheel.cancel(task);
     await new Promise((resolve) => setTimeout(resolve, 50));
