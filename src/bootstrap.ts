@@ -1,5 +1,5 @@
-import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { RealtimeWsAdapter } from './adapter/realtime-ws.adapter.js';
 import type { Server } from 'node:http';
 import type { RealtimeConfig, RealtimeOptions } from './config/realtime-options.js';
@@ -22,8 +22,10 @@ export async function bootstrapRealtimeApp(
   options: RealtimeOptions,
   listen: BootstrapOptions,
   extensions: RealtimeExtensions = {},
-): Promise<INestApplication> {
-  const app = await NestFactory.create(RealtimeModule.forRoot(options, extensions), { bufferLogs: true, abortOnError: false });
+): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(RealtimeModule.forRoot(options, extensions), { bufferLogs: true, abortOnError: false });
+  // The API's answers are tiny and never cached: no ETag hashing per response.
+  app.set('etag', false);
   const logger = app.get(RealtimeLogger);
   app.useLogger(new NestJsonLogger(logger));
   // Errors raised before any route (a body that is not JSON) get the contract's shapes too.

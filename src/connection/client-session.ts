@@ -1,11 +1,10 @@
-import type { Socket } from 'node:net';
-import * as wsLibrary from 'ws';
 import { WebSocket } from 'ws';
 import type { Identity } from '../auth/identity.js';
 import type { OneOrMany } from '../common/keyed-sets.js';
 import { StrikeCounter } from '../common/strike-counter.js';
 import { TimerTask } from '../common/timer-wheel.js';
 import type { TokenBucket } from '../common/token-bucket.js';
+import { encodeTextFrame } from './text-frame.js';
 import { rawSocketOf, type WriteBatcher } from './write-batcher.js';
 import { CLOSE_REASONS, CloseCode } from '../protocol/close-codes.js';
 import type { InboundFrame } from '../protocol/frame.js';
@@ -117,25 +116,15 @@ export class ClientSession {
   }
 }
 
-const TEXT = { binary: false } as const;
-
-/** ws's frame builder (`Sender.frame`), exported by ws but missing from its typings. */
-interface FrameBuilder {
-  frame(data: Buffer, options: { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean }): Buffer[];
-}
-const { Sender } = wsLibrary as unknown as { Sender: FrameBuilder };
-
 /**
- * A server-to-client text frame built once from its JSON payload: `wire` is the complete
- * WebSocket frame (header + payload; servers do not mask, and permessage-deflate is off,
- * so the bytes are the same for every recipient).
+ * A server-to-client frame encoded once from its JSON text (`encodeTextFrame`), for
+ * sending the same bytes to many recipients.
  */
 export class PreparedFrame {
   readonly wire: Buffer;
 
-  constructor(payload: Buffer) {
-    const parts = Sender.frame(payload, { fin: true, rsv1: false, opcode: 0x01, mask: false, readOnly: false });
-    this.wire = Buffer.concat(parts);
+  constructor(json: string) {
+    this.wire = encodeTextFrame(json);
   }
 }
 
@@ -143,40 +132,33 @@ export class PreparedFrame {
 export class RealtimeSocket extends WebSocket {
   session!: ClientSession;
 
-  /** Sends one serialised frame (a reply, an envelope). Returns false when nothing was sent. */
-  sendFrame(frame: string | Buffer): boolean {
-    if (!this.admit(frame.length)) return false;
-    this.send(frame, TEXT);
-    return true;
+  /** Sends one JSON frame (a reply, an envelope). Returns false when nothing was sent. */
+  sendFrame(json: string): boolean {
+    return this.sendWire(encodeTextFrame(json));
   }
 
-  /**
-   * Writes a frame prepared once for many recipients (`PreparedFrame`): no per-recipient
-   * framing, options object or copy.
-   */
+  /** Writes a frame prepared once for many recipients: no per-recipient encoding or copy. */
   sendPrepared(frame: PreparedFrame): boolean {
-    const raw = this.admit(frame.wire.length);
-    if (!raw) return false;
-    raw.write(frame.wire);
-    return true;
+    return this.sendWire(frame.wire);
   }
 
   /**
-   * The one backpressure rule of both send paths (§6): over `maxBufferedBytes` queued the
+   * The one send path and its backpressure rule (§6): over `maxBufferedBytes` queued the
    * connection is closed with 4008 instead of buffering without bound. With
    * permessage-deflate off, ws queues nothing of its own, so the TCP socket's queue is all
-   * there is. Returns the socket, corked for this event-loop turn, when the frame may go.
+   * there is. The socket stays corked until the end of this event-loop turn (WriteBatcher).
    */
-  private admit(bytes: number): Socket | undefined {
-    if (this.readyState !== WebSocket.OPEN) return undefined;
+  private sendWire(wire: Buffer): boolean {
+    if (this.readyState !== WebSocket.OPEN) return false;
     const raw = rawSocketOf(this);
-    if (!raw) return undefined;
-    if (raw.writableLength + bytes > this.session.limits.maxBufferedBytes) {
+    if (!raw) return false;
+    if (raw.writableLength + wire.length > this.session.limits.maxBufferedBytes) {
       this.closeWith(CloseCode.SLOW_CONSUMER);
-      return undefined;
+      return false;
     }
     this.session.limits.batcher.hold(raw);
-    return raw;
+    raw.write(wire);
+    return true;
   }
 
   /** Closes with a code from the close-code table and its fixed reason (once). */

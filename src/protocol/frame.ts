@@ -69,6 +69,10 @@ function validId(id: unknown): id is string | number {
   return typeof id === 'number' && Number.isSafeInteger(id);
 }
 
+function invalid(message: string, id: string | number | undefined, event: string | undefined): FrameParseResult {
+  return { ok: false, code: ErrorCode.INVALID_MESSAGE, message, id, event };
+}
+
 /**
  * Parses one text frame into `{event, data, id}` (PROTOCOL.md §3). Never throws: a bad
  * frame yields INVALID_JSON or INVALID_MESSAGE so it is answered, not dropped (finding 14).
@@ -86,26 +90,25 @@ export function parseFrame(raw: Buffer | string, bytes: number): FrameParseResul
   }
   const id = validId(value.id) ? value.id : undefined;
   const event = typeof value.event === 'string' && value.event.length <= MAX_EVENT_LENGTH ? value.event : undefined;
-  const fail = (message: string): FrameParseResult => ({ ok: false, code: ErrorCode.INVALID_MESSAGE, message, id, event });
   if (value.id !== undefined && id === undefined) {
-    return fail('id must be a string of 1-64 characters or an integer');
+    return invalid('id must be a string of 1-64 characters or an integer', id, event);
   }
   if (event === undefined || event.length === 0) {
-    return fail(`event must be a string of 1-${MAX_EVENT_LENGTH} characters`);
+    return invalid(`event must be a string of 1-${MAX_EVENT_LENGTH} characters`, id, event);
   }
   for (const key of Object.keys(value)) {
-    if (!FRAME_KEYS.has(key)) return fail(`unknown frame field: only event, data and id are allowed`);
+    if (!FRAME_KEYS.has(key)) return invalid(`unknown frame field: only event, data and id are allowed`, id, event);
   }
   const data = value.data === undefined ? {} : value.data;
   if (!isPlainObject(data)) {
-    return fail('data must be an object');
+    return invalid('data must be an object', id, event);
   }
   // The walk runs only when the text could hold a forbidden key or is nested deeply
   // enough to matter, so ordinary frames pay one character scan.
   if (FORBIDDEN_HINT.test(text) || countOpeners(text) > MAX_DATA_DEPTH) {
     const problem = inspectData(data);
-    if (problem === 'forbidden_key') return fail('data must not contain the keys __proto__, constructor or prototype');
-    if (problem === 'too_deep') return fail(`data must not nest deeper than ${MAX_DATA_DEPTH} levels`);
+    if (problem === 'forbidden_key') return invalid('data must not contain the keys __proto__, constructor or prototype', id, event);
+    if (problem === 'too_deep') return invalid(`data must not nest deeper than ${MAX_DATA_DEPTH} levels`, id, event);
   }
   return { ok: true, frame: { event, id, bytes, data } };
 }

@@ -92,7 +92,7 @@ export class OutboundFrame {
   ) {}
 
   sendTo(socket: RealtimeSocket): boolean {
-    this.prepared ??= new PreparedFrame(Buffer.from(JSON.stringify({ event: this.event, data: this.data })));
+    this.prepared ??= new PreparedFrame(JSON.stringify({ event: this.event, data: this.data }));
     return socket.sendPrepared(this.prepared);
   }
 
