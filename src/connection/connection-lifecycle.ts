@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
 import type { Identity } from '../auth/identity.js';
 import { REVOCATION_STORE, type RevocationStore } from '../auth/revocation-store.js';
+import { RandomIds } from '../common/random-ids.js';
 import { TimerWheel } from '../common/timer-wheel.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { RealtimeMetrics } from '../observability/realtime-metrics.js';
@@ -42,6 +42,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   private readonly wheel: TimerWheel;
   private readonly revalidation: NodeJS.Timeout;
   private heartbeatTerminations = 0;
+  private readonly connectionIds = new RandomIds();
   /** The same object for every session: one allocation, not one per connection. */
   private readonly limits: SessionLimits;
   private readonly timers: SessionTimers = {
@@ -93,7 +94,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     const now = Date.now();
     const session = new ClientSession(
       // 96 random bits, 16 characters: a third of a UUID string's heap per connection.
-      randomBytes(12).toString('base64url'),
+      this.connectionIds.next(),
       init.namespace,
       init.ip,
       this.logger.hashIp(init.ip),
