@@ -37,7 +37,7 @@ export class FrameDispatcher {
   dispatch(socket: RealtimeSocket, raw: RawData, isBinary: boolean): void {
     const session = socket.session;
     if (session.closed) return;
-    const namespace = socket.session.namespace.name;
+    const namespace = session.namespace.name;
     if (isBinary) {
       this.metrics.framesIn.inc({ namespace, event: UNROUTED });
       this.filter.report(socket, new RealtimeException(ErrorCode.INVALID_MESSAGE, { message: 'Binary frames are not accepted' }));
@@ -57,7 +57,7 @@ export class FrameDispatcher {
       this.metrics.framesIn.inc({ namespace, event: UNROUTED });
       // Pending connections learn nothing about which events exist (§4: all but auth/ping → UNAUTHORIZED).
       const error =
-        socket.session.state === 'pending'
+        session.state === 'pending'
           ? new RealtimeException(ErrorCode.UNAUTHORIZED, { invalidFrame: true })
           : new RealtimeException(ErrorCode.UNKNOWN_EVENT, { message: `Unknown event on /ws/${namespace}` });
       this.filter.report(socket, error, frame);
