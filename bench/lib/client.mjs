@@ -211,6 +211,22 @@ export function publisher(kind, port, maxSockets) {
   };
 }
 
+/**
+ * The measurement window of every load generator: `phase(warmupMs)`, then `reset()` of its
+ * counters, then `phase(durationMs)` between the orchestrator's `start` and `end`
+ * checkpoints. Returns the measured phase's duration and the load generator's own CPU over it.
+ */
+export async function measureWindow(checkpoint, phase, { warmupMs, durationMs, reset }) {
+  await phase(warmupMs);
+  reset();
+  await checkpoint('start');
+  const cpu0 = process.cpuUsage();
+  const elapsedMs = await phase(durationMs);
+  const cpu = process.cpuUsage(cpu0);
+  await checkpoint('end');
+  return { elapsedMs, loadCpuS: (cpu.user + cpu.system) / 1e6 };
+}
+
 /** Summary of a perf_hooks histogram recorded in microseconds, as milliseconds. */
 export function summarize(histogram) {
   if (histogram.count === 0) return { count: 0, p50Ms: null, p99Ms: null, maxMs: null, meanMs: null };

@@ -2,7 +2,7 @@
 // topics, and a publisher that POSTs each ~200-byte update as its own HTTP request. Counts
 // every delivery; reads the publish timestamp only on a sample of ~100 sockets.
 import { createHistogram, performance } from 'node:perf_hooks';
-import { loadMain, openSubscribed, pool, publisher, signToken, sleep, summarize } from '../lib/client.mjs';
+import { loadMain, measureWindow, openSubscribed, pool, publisher, signToken, sleep, summarize } from '../lib/client.mjs';
 
 const T_MARKER = Buffer.from('"t":');
 const PAD = 'x'.repeat(104); // delivered frames come out at ~200 bytes
@@ -116,17 +116,16 @@ loadMain(async (cfg, checkpoint) => {
     return performance.now() - started;
   }
 
-  await phase(warmupMs);
-  delivered = 0;
-  expected = 0;
-  publishes = 0;
-  histogram.reset();
-
-  await checkpoint('start');
-  const cpu0 = process.cpuUsage();
-  const elapsedMs = await phase(durationMs);
-  const cpu = process.cpuUsage(cpu0);
-  await checkpoint('end');
+  const { elapsedMs, loadCpuS } = await measureWindow(checkpoint, phase, {
+    warmupMs,
+    durationMs,
+    reset: () => {
+      delivered = 0;
+      expected = 0;
+      publishes = 0;
+      histogram.reset();
+    },
+  });
 
   const result = {
     subscribers,
@@ -135,7 +134,7 @@ loadMain(async (cfg, checkpoint) => {
     deliveries: delivered,
     expected,
     elapsedMs,
-    loadCpuS: (cpu.user + cpu.system) / 1e6,
+    loadCpuS,
     frameBytes,
     latency: summarize(histogram),
   };

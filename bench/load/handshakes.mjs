@@ -2,7 +2,7 @@
 // with a fresh upgrade and a Bearer JWT, waiting until the server says it is usable (our
 // `connected` frame, Socket.IO's namespace CONNECT ack), then dropping it and starting over.
 import { createHistogram, performance } from 'node:perf_hooks';
-import { loadMain, openClient, signToken, summarize } from '../lib/client.mjs';
+import { loadMain, measureWindow, openClient, signToken, summarize } from '../lib/client.mjs';
 
 loadMain(async (cfg, checkpoint) => {
   const { kind, port, concurrency, warmupMs, durationMs, maxHandshakes } = cfg;
@@ -36,15 +36,14 @@ loadMain(async (cfg, checkpoint) => {
     return performance.now() - begin;
   }
 
-  await phase(warmupMs, maxHandshakes);
-  completed = 0;
-  histogram.reset();
-
-  await checkpoint('start');
-  const cpu0 = process.cpuUsage();
-  const elapsedMs = await phase(durationMs, maxHandshakes);
-  const cpu = process.cpuUsage(cpu0);
-  await checkpoint('end');
+  const { elapsedMs, loadCpuS } = await measureWindow(checkpoint, (ms) => phase(ms, maxHandshakes), {
+    warmupMs,
+    durationMs,
+    reset: () => {
+      completed = 0;
+      histogram.reset();
+    },
+  });
   if (failures) throw new Error(`${failures} handshakes failed, first: ${firstFailure}`);
-  return { concurrency, handshakes: completed, elapsedMs, loadCpuS: (cpu.user + cpu.system) / 1e6, latency: summarize(histogram) };
+  return { concurrency, handshakes: completed, elapsedMs, loadCpuS, latency: summarize(histogram) };
 });

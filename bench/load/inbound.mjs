@@ -2,7 +2,7 @@
 // keeping `inFlight` frames outstanding (ours: `ping` → `pong` through the whole pipeline;
 // bare/corked ws: echo; Socket.IO: an `echo` event). Counts round trips and their latency.
 import { createHistogram, performance } from 'node:perf_hooks';
-import { DIALECTS, loadMain, openClient, pool, signToken, sleep, startsWith, summarize } from '../lib/client.mjs';
+import { DIALECTS, loadMain, measureWindow, openClient, pool, signToken, sleep, startsWith, summarize } from '../lib/client.mjs';
 
 loadMain(async (cfg, checkpoint) => {
   const { kind, port, connections, inFlight, warmupMs, durationMs } = cfg;
@@ -59,15 +59,14 @@ loadMain(async (cfg, checkpoint) => {
     return performance.now() - started;
   }
 
-  await phase(warmupMs);
-  completed = 0;
-  histogram.reset();
-
-  await checkpoint('start');
-  const cpu0 = process.cpuUsage();
-  const elapsedMs = await phase(durationMs);
-  const cpu = process.cpuUsage(cpu0);
-  await checkpoint('end');
+  const { elapsedMs, loadCpuS } = await measureWindow(checkpoint, phase, {
+    warmupMs,
+    durationMs,
+    reset: () => {
+      completed = 0;
+      histogram.reset();
+    },
+  });
 
   const problems = [];
   if (badReplies) problems.push(`${badReplies} unexpected replies, first: ${firstBad}`);
@@ -76,5 +75,5 @@ loadMain(async (cfg, checkpoint) => {
   if (completed === 0) problems.push('no round trip completed');
   for (const { ws } of clients) ws.terminate();
   if (problems.length) throw new Error(problems.join('; '));
-  return { connections, inFlight, roundTrips: completed, elapsedMs, loadCpuS: (cpu.user + cpu.system) / 1e6, latency: summarize(histogram) };
+  return { connections, inFlight, roundTrips: completed, elapsedMs, loadCpuS, latency: summarize(histogram) };
 });
