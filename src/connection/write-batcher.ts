@@ -20,7 +20,7 @@ export class WriteBatcher {
   private scheduled = false;
 
   hold(raw: Socket): void {
-    // ws's own cork/uncork pairs inside one send leave the count as they found it.
+    // Already held this turn (or corked by ws inside one of its own sends, e.g. a ping).
     if (raw.writableCorked > 0 || raw.destroyed) return;
     raw.cork();
     this.held.push(raw);

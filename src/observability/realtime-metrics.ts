@@ -11,7 +11,6 @@ const PREFIX = 'realtime_';
 /** Label for a namespace not known yet (e.g. a handshake refused for its path). */
 export const UNKNOWN_NAMESPACE = 'unknown';
 
-
 /** Values read at scrape time from the services that own them. */
 export interface GaugeSources {
   connections(): Iterable<readonly [NamespaceName, number, number]>;

@@ -23,8 +23,8 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const FORBIDDEN_HINT = /__proto__|constructor|prototype|\\u/;
 /** Deepest nesting accepted in `data`; deeper payloads would only feed recursive transformers. */
 export const MAX_DATA_DEPTH = 32;
-const OPEN_BRACE = 0x7b;
 const FRAME_KEYS = new Set(['event', 'data', 'id']);
+const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;
 
 /** Containers opened in the text: an upper bound of the nesting depth, in one cheap pass. */

@@ -177,8 +177,9 @@ export class RedisRoomPresenceStore implements RoomPresenceStore {
       for (const value of reply) {
         const { userId, username } = JSON.parse(value) as StoredMember;
         // Two dead tabs of one user in a room are one departure.
-        if (seen.has(`${roomId}\u0000${userId}`)) continue;
-        seen.add(`${roomId}\u0000${userId}`);
+        const key = `${roomId}\u0000${userId}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
         departed.push({ roomId, user: { userId, username } });
       }
     }

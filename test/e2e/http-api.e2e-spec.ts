@@ -77,6 +77,8 @@ describe('POST /realtime/publish', () => {
     const res = await post('/realtime/publish', { namespace: 'tracking', topic: 'HTTP-1', data: { status: 'in_transit', eta: 5 } });
     expect(res.status).toBe(202);
     expect(res.text).toBe('{"accepted":true}');
+    // Never cached, so not hashed for an ETag on every publish.
+    expect(res.headers.etag).toBeUndefined();
     const update = await subscriber.next('tracking.update');
     expect(update).toEqual({ event: 'tracking.update', data: { status: 'in_transit', eta: 5, trackingId: 'HTTP-1' } });
     await expectAlive(bystander);
