@@ -3,7 +3,7 @@ import { bootstrapRealtimeApp } from './bootstrap.js';
 import { RealtimeConfigError, resolveRealtimeOptions } from './config/realtime-options.js';
 import { RealtimeLogger, scrubSecrets } from './logging/realtime-logger.js';
 
-/** `npm start`: the realtime server configured from the environment (PROTOCOL.md §9). */
+/** `npm start`: the realtime server configured from the environment (docs/protocol.md §9). */
 async function main(): Promise<void> {
   const env = process.env;
   // Validate before Nest starts so a bad config is one clear line and a non-zero exit.

@@ -35,7 +35,7 @@ export interface HandshakeAcceptance {
 export type HandshakeDecision = HandshakeRejection | HandshakeAcceptance;
 
 /**
- * The checks of PROTOCOL.md §2, in contract order, made on the HTTP upgrade before any
+ * The checks of docs/protocol.md §2, in contract order, made on the HTTP upgrade before any
  * WebSocket exists: drain 503, path 404, Origin 403, rate 429, credentials 401, caps 429.
  * Each refusal is counted, and the security-relevant ones go to the audit log.
  */

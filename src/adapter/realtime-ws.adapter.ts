@@ -76,7 +76,7 @@ function socketListeners(dispatcher: FrameDispatcher, filter: WsExceptionFilter,
 }
 
 /**
- * WsAdapter with the handshake of PROTOCOL.md §2 on the HTTP upgrade path and a frame
+ * WsAdapter with the handshake of docs/protocol.md §2 on the HTTP upgrade path and a frame
  * pipeline that answers every frame. One `ws` server per gateway path, all on the
  * application's HTTP server; unknown paths get 404 instead of a hanging socket.
  */

@@ -26,7 +26,7 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
-/** Credentials in contract order (PROTOCOL.md §2.5): Authorization header, then cookie, then query (opt-in). */
+/** Credentials in contract order (docs/protocol.md §2.5): Authorization header, then cookie, then query (opt-in). */
 export function extractCredentials(
   request: IncomingMessage,
   url: URL,

@@ -1,4 +1,4 @@
-/** Who a connection is, taken only from a verified token (PROTOCOL.md §5). */
+/** Who a connection is, taken only from a verified token (docs/protocol.md §5). */
 export interface Identity {
   readonly userId: string;
   readonly username: string;

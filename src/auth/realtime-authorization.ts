@@ -14,7 +14,7 @@ export const REALTIME_AUTHORIZATION = Symbol('REALTIME_AUTHORIZATION');
 
 export const ADMIN_ROLE = 'admin';
 
-/** The contract's defaults (PROTOCOL.md §5). */
+/** The contract's defaults (docs/protocol.md §5). */
 export class DefaultRealtimeAuthorization implements RealtimeAuthorization {
   canSubscribe(identity: Identity | undefined, namespace: NamespaceName, topic: string): boolean {
     switch (namespace) {

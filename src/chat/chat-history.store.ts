@@ -1,6 +1,6 @@
 import { LruMap } from '../common/lru-map.js';
 
-/** One stored chat message (PROTOCOL.md §5 ChatMessage). */
+/** One stored chat message (docs/protocol.md §5 ChatMessage). */
 export interface ChatMessage {
   readonly id: string;
   readonly commodityId: number;

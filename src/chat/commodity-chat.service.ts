@@ -11,7 +11,7 @@ import { NamespaceSubscriptions } from '../subscriptions/namespace-subscriptions
 import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
 import { CHAT_HISTORY_STORE, type ChatHistoryStore, type ChatMessage } from './chat-history.store.js';
 
-/** `commodity.joined` returns at most this many messages (PROTOCOL.md §5). */
+/** `commodity.joined` returns at most this many messages (docs/protocol.md §5). */
 export const JOIN_HISTORY_LIMIT = 50;
 /** How often expired history is swept, at most. */
 const MAX_SWEEP_INTERVAL_MS = 60_000;

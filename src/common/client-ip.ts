@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 
 /**
  * The client address used for per-IP limits: the socket peer, or, behind `trustProxy` hops
- * of proxies, the address that many hops back in X-Forwarded-For (PROTOCOL.md §2.4).
+ * of proxies, the address that many hops back in X-Forwarded-For (docs/protocol.md §2.4).
  */
 export function clientIp(request: IncomingMessage, trustProxy: number): string {
   const peer = request.socket.remoteAddress ?? 'unknown';

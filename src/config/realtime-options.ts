@@ -3,7 +3,7 @@ import { getHeapStatistics } from 'node:v8';
 import { NAMESPACE_NAMES, type NamespaceName } from '../protocol/namespaces.js';
 
 /**
- * Every setting of the realtime layer, its contract default (PROTOCOL.md) and the one place
+ * Every setting of the realtime layer, its contract default (docs/protocol.md) and the one place
  * where environment variables are read. `resolveRealtimeOptions` is the only producer of
  * `RealtimeConfig`; everything else receives the resolved, validated object by injection.
  */
@@ -194,7 +194,7 @@ const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
   ['heapLimitBytes', 'HEALTH_HEAP_LIMIT_BYTES', Math.floor(getHeapStatistics().heap_size_limit * 0.9), 1],
 ];
 
-/** Alert thresholds: key, env variable, default (PROTOCOL.md §9). */
+/** Alert thresholds: key, env variable, default (docs/protocol.md §9). */
 const ALERT_DEFAULTS: ReadonlyArray<readonly [keyof AlertThresholds, string, number]> = [
   ['errorsPerMin', 'ALERT_ERRORS_PER_MIN', 120],
   ['authFailuresPerMin', 'ALERT_AUTH_FAILURES_PER_MIN', 30],

@@ -4,7 +4,7 @@ import type { RealtimeConfig } from '../config/realtime-options.js';
 import { USER_CONNECTION_COUNTER, type UserConnectionCounter } from './user-connection-counter.js';
 
 /**
- * Connection caps of PROTOCOL.md §2.7: per user over all paths and nodes (finding 12,
+ * Connection caps of docs/protocol.md §2.7: per user over all paths and nodes (finding 12,
  * through the `UserConnectionCounter`), and anonymous-plus-pending per IP on this node.
  * Counts exist only while connections hold them.
  */

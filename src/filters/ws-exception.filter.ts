@@ -11,7 +11,7 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import { SessionEvent } from '../protocol/events.js';
 import type { InboundFrame } from '../protocol/frame.js';
 
-/** The standard error envelope (PROTOCOL.md §3, finding 15). */
+/** The standard error envelope (docs/protocol.md §3, finding 15). */
 export interface ErrorEnvelope {
   readonly event: 'error';
   readonly type: 'error';

@@ -23,7 +23,7 @@ export class ActivityGateway extends RealtimeGateway {
     super(sessionAuth, [feed]);
   }
 
-  /** No reply on success (PROTOCOL.md §5). */
+  /** No reply on success (docs/protocol.md §5). */
   @MaxMessageSize(FrameCap.ACTIVITY_REPORT)
   @SubscribeMessage('activity.report')
   report(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: ActivityReportDto): void {

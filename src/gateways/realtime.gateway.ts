@@ -16,7 +16,7 @@ import { EmptyDto, TokenDto } from './dto/session.dto.js';
 /**
  * Base of every namespace gateway: binds the pipeline (throttle → frame cap → auth →
  * validation → filter), because Nest's global guards/pipes/filters do not reach gateways,
- * and serves the session events of PROTOCOL.md §4 on every path.
+ * and serves the session events of docs/protocol.md §4 on every path.
  */
 @UseFilters(WsExceptionFilter)
 @UseGuards(WsThrottlerGuard, MessageSizeGuard, WsJwtGuard)

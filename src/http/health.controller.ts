@@ -11,7 +11,7 @@ import { READINESS_INDICATORS, type ReadinessIndicator } from './readiness-indic
 const GATEWAY_COUNT = NAMESPACE_NAMES.length;
 
 /**
- * Liveness and readiness through terminus (PROTOCOL.md §1, §9). Readiness is 503 while
+ * Liveness and readiness through terminus (docs/protocol.md §1, §9). Readiness is 503 while
  * draining, when a ws server is missing, when the heap is over its limit, or when an
  * extra indicator (e.g. Redis) is down. Active alerts are listed but do not fail it.
  */

@@ -7,7 +7,7 @@ import { DisconnectDto, MAX_PUBLISH_DATA_BYTES, PublishDto, RevokeDto } from './
 
 const ACCEPTED = { accepted: true } as const;
 
-/** Target fields each namespace takes (PROTOCOL.md §8); any other present field is a 400. */
+/** Target fields each namespace takes (docs/protocol.md §8); any other present field is a 400. */
 const ALLOWED_FIELDS: Readonly<Record<PublishDto['namespace'], readonly (keyof PublishDto)[]>> = {
   tracking: ['topic'],
   projects: ['topic'],
@@ -20,7 +20,7 @@ const ALLOWED_FIELDS: Readonly<Record<PublishDto['namespace'], readonly (keyof P
 };
 const TARGET_FIELDS: readonly (keyof PublishDto)[] = ['topic', 'userIds', 'roles', 'all', 'event'];
 
-/** Server-side publishing over HTTP (PROTOCOL.md §8), behind `X-Api-Key`. */
+/** Server-side publishing over HTTP (docs/protocol.md §8), behind `X-Api-Key`. */
 @Controller('realtime')
 @UseGuards(ApiKeyGuard)
 @UseFilters(HttpErrorFilter)

@@ -1,4 +1,4 @@
-/** Every WebSocket close code the server uses (PROTOCOL.md §3), in one table. */
+/** Every WebSocket close code the server uses (docs/protocol.md §3), in one table. */
 export const CloseCode = {
   NORMAL: 1000,
   GOING_AWAY: 1001,

@@ -1,6 +1,6 @@
 /**
  * The closed set of error codes a client can receive in an `error` envelope
- * (PROTOCOL.md §3). Nothing else may appear in `code`.
+ * (docs/protocol.md §3). Nothing else may appear in `code`.
  */
 export const ErrorCode = {
   INVALID_JSON: 'INVALID_JSON',

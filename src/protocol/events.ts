@@ -1,4 +1,4 @@
-/** Event names of the session layer (PROTOCOL.md §4), shared by every namespace. */
+/** Event names of the session layer (docs/protocol.md §4), shared by every namespace. */
 export const SessionEvent = {
   CONNECTED: 'connected',
   AUTH: 'auth',
@@ -12,7 +12,7 @@ export const SessionEvent = {
   SYSTEM_ANNOUNCEMENT: 'system.announcement',
 } as const;
 
-/** Per-event frame caps in bytes (PROTOCOL.md §5, finding 10). */
+/** Per-event frame caps in bytes (docs/protocol.md §5, finding 10). */
 export const FrameCap = {
   CONTROL: 4 * 1024,
   ROOM_BROADCAST: 24 * 1024,

@@ -74,7 +74,7 @@ function invalid(message: string, id: string | number | undefined, event: string
 }
 
 /**
- * Parses one text frame into `{event, data, id}` (PROTOCOL.md §3). Never throws: a bad
+ * Parses one text frame into `{event, data, id}` (docs/protocol.md §3). Never throws: a bad
  * frame yields INVALID_JSON or INVALID_MESSAGE so it is answered, not dropped (finding 14).
  */
 export function parseFrame(raw: Buffer | string, bytes: number): FrameParseResult {

@@ -1,4 +1,4 @@
-/** The namespace table of PROTOCOL.md §1: short name, path and whether auth is required. */
+/** The namespace table of docs/protocol.md §1: short name, path and whether auth is required. */
 export const NAMESPACES = {
   main: { path: '/ws/main', authRequired: false },
   tracking: { path: '/ws/tracking', authRequired: false },

@@ -40,7 +40,7 @@ function requireIdentifier(field: string, value: string): void {
 }
 
 /**
- * Server-side publishing for host applications (PROTOCOL.md §8), the one place that
+ * Server-side publishing for host applications (docs/protocol.md §8), the one place that
  * knows what each namespace accepts. Everything goes through the broker, so the same call
  * reaches every node once Redis is configured.
  */

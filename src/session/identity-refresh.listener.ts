@@ -3,7 +3,7 @@ import type { RealtimeSocket } from '../connection/client-session.js';
 
 /**
  * Told when a connection's token is refreshed, so a namespace can drop subscriptions the
- * new claims no longer allow (PROTOCOL.md §4, `reason: "revoked"`).
+ * new claims no longer allow (docs/protocol.md §4, `reason: "revoked"`).
  */
 export interface IdentityRefreshListener {
   onIdentityRefreshed(socket: RealtimeSocket, identity: Identity): void;

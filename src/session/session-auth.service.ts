@@ -21,7 +21,7 @@ export interface AuthRefreshedData {
   readonly expiresAt: string;
 }
 
-/** In-band `auth` and `auth.refresh` (PROTOCOL.md §4, findings 16 and 17). */
+/** In-band `auth` and `auth.refresh` (docs/protocol.md §4, findings 16 and 17). */
 @Injectable()
 export class SessionAuthService {
   constructor(

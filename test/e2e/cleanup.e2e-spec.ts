@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §7 (findings 3, 7, 24): when connections go, for any reason, every trace goes
+ * docs/protocol.md §7 (findings 3, 7, 24): when connections go, for any reason, every trace goes
  * with them — subscriptions, empty topics, user and per-IP counts, timers.
  */
 import { Client, eventually, type ServerHandle, type Stats, startServer, token } from '../support/harness.js';

@@ -1,5 +1,5 @@
 /**
- * Fault tests (issue 6; PROTOCOL.md §3, §6, §9; findings 11, 13, 21): a slow consumer under a
+ * Fault tests (issue 6; docs/protocol.md §3, §6, §9; findings 11, 13, 21): a slow consumer under a
  * flood, dead peers among live ones, SIGTERM with 1,000 open connections and buffered activity,
  * and handlers that fail unexpectedly. liveness / shutdown / namespaces-activity cover the
  * single-connection versions; these are the versions under load.

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §3 and the tracking rows of §5: every frame is answered, errors use the one
+ * docs/protocol.md §3 and the tracking rows of §5: every frame is answered, errors use the one
  * envelope, per-event and global size caps, invalid-frame and rate-limit strikes.
  */
 import type { Client, Frame, ServerHandle } from '../support/harness.js';

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §2: the checks made at the HTTP upgrade, their order, statuses and bodies.
+ * docs/protocol.md §2: the checks made at the HTTP upgrade, their order, statuses and bodies.
  */
 import { eventually, handshakeStatus, type ServerHandle, startServer, token } from '../support/harness.js';
 import { BODY, bearer, ClientPool, rawUpgrade } from '../support/e2e-helpers.js';

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §8 (server-side publishing over HTTP), the health endpoints of §1, and the
+ * docs/protocol.md §8 (server-side publishing over HTTP), the health endpoints of §1, and the
  * startup checks of §8/§9 on the production entry point (finding 1).
  */
 import request from 'supertest';

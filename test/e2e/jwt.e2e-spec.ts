@@ -1,5 +1,5 @@
 /**
- * JWT verification at the handshake and in-band (PROTOCOL.md §2.5, §4, §9; findings 1, 16, 19):
+ * JWT verification at the handshake and in-band (docs/protocol.md §2.5, §4, §9; findings 1, 16, 19):
  * pinned algorithms, required claims, issuer/audience, and one identical 401 for every failure.
  */
 import { generateKeyPairSync } from 'node:crypto';

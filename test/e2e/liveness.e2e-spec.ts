@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §6: protocol heartbeats with a pong deadline (finding 13) and the slow-consumer
+ * docs/protocol.md §6: protocol heartbeats with a pong deadline (finding 13) and the slow-consumer
  * close (4008) instead of unbounded buffering.
  */
 import { eventually, type ServerHandle, sleep, startServer } from '../support/harness.js';

@@ -1,5 +1,5 @@
 /**
- * /ws/activity end to end (PROTOCOL.md §5, §9 shutdown; issue 3; finding 11): reports without
+ * /ws/activity end to end (docs/protocol.md §5, §9 shutdown; issue 3; finding 11): reports without
  * reply, the admin live feed, size- and time-triggered flushes, flush on shutdown, and a
  * bounded buffer with counted losses when the sink throws.
  */

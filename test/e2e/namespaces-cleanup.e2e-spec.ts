@@ -1,5 +1,5 @@
 /**
- * Cleanup per namespace (PROTOCOL.md §7; issue 3 "How it is proven"; findings 3, 4, 5, 7, 8,
+ * Cleanup per namespace (docs/protocol.md §7; issue 3 "How it is proven"; findings 3, 4, 5, 7, 8,
  * 20): many connections join/subscribe, then disconnect — half with close(), half with
  * terminate() — and every registry, room, presence-store, limiter and timer entry returns to zero.
  */

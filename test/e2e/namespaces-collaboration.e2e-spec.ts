@@ -1,5 +1,5 @@
 /**
- * /ws/collaboration end to end (PROTOCOL.md §5, §7; issue 3): rooms, members, presence per
+ * /ws/collaboration end to end (docs/protocol.md §5, §7; issue 3): rooms, members, presence per
  * user, room.broadcast relay, isolation, size caps (finding 10), member cap, empty rooms
  * deleted (finding 20).
  */

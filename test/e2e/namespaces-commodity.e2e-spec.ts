@@ -1,5 +1,5 @@
 /**
- * /ws/commodity end to end (PROTOCOL.md §5; issue 3): join with history, messages, text and
+ * /ws/commodity end to end (docs/protocol.md §5; issue 3): join with history, messages, text and
  * id rules, frame cap, and history bounded by count, TTL and an LRU cap on commodities (finding 8).
  */
 import { Client, eventually, type Frame, type ServerHandle, sleep, startServer } from '../support/harness.js';

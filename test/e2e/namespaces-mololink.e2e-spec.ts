@@ -1,5 +1,5 @@
 /**
- * /ws/mololink end to end (PROTOCOL.md §5, §8; issue 3; finding 18): targeted delivery only —
+ * /ws/mololink end to end (docs/protocol.md §5, §8; issue 3; finding 18): targeted delivery only —
  * listed users and/or roles, everyone only with an explicit `all: true`; `mololink.*` names;
  * no client events but the session ones.
  */

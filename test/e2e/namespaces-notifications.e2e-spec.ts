@@ -1,5 +1,5 @@
 /**
- * /ws/notifications end to end (PROTOCOL.md §4, §5, §8; issue 3): every event, reply, push
+ * /ws/notifications end to end (docs/protocol.md §4, §5, §8; issue 3): every event, reply, push
  * and error of the namespace, multi-tab delivery and user isolation.
  */
 import request from 'supertest';

@@ -1,5 +1,5 @@
 /**
- * /ws/projects end to end (PROTOCOL.md §4 auth.refresh, §5, §8; issue 3): authorisation per
+ * /ws/projects end to end (docs/protocol.md §4 auth.refresh, §5, §8; issue 3): authorisation per
  * project (claim or admin), update feeds, unsubscribe, revocation on refresh, subscription cap.
  */
 import request from 'supertest';

@@ -665,7 +665,7 @@ describe('slowloris, part 2: the unfinished upgrades are dropped', () => {
 });
 
 // Keep the closed code set honest: the suite relies on it.
-test('the closed error-code set has the 9 codes of PROTOCOL.md §3', () => {
+test('the closed error-code set has the 9 codes of docs/protocol.md §3', () => {
   expect([...ERROR_CODES].sort()).toEqual(
     ['INTERNAL_ERROR', 'INVALID_JSON', 'INVALID_MESSAGE', 'LIMIT_EXCEEDED', 'PAYLOAD_TOO_LARGE', 'RATE_LIMITED', 'UNAUTHORIZED', 'UNKNOWN_EVENT', 'VALIDATION_FAILED'],
   );

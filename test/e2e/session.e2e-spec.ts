@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §4: session events on every path — `connected`, `ping`, in-band `auth`,
+ * docs/protocol.md §4: session events on every path — `connected`, `ping`, in-band `auth`,
  * `auth.refresh`, `auth.expiring` and 4001 (finding 17), revocation and forced disconnects,
  * the pending state of auth-required paths (findings 16, 17, 19, 12).
  */

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §9 shutdown: on SIGTERM readiness and new upgrades turn 503, every connection
+ * docs/protocol.md §9 shutdown: on SIGTERM readiness and new upgrades turn 503, every connection
  * is closed with 1001, and the process exits within SHUTDOWN_TIMEOUT_MS.
  */
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * Soak / leak test (issue 6; PROTOCOL.md §7; findings 3, 4, 5, 7, 8, 11, 20, 24). The server runs
+ * Soak / leak test (issue 6; docs/protocol.md §7; findings 3, 4, 5, 7, 8, 11, 20, 24). The server runs
  * with `--expose-gc`. Three waves of N connections (SOAK_CONNECTIONS, default 2,000 in CI;
  * `SOAK_CONNECTIONS=10000` for the long run) spread over every namespace: they authenticate
  * (half by header, a quarter of the auth-required ones in-band after connecting pending, the

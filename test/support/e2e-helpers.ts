@@ -7,7 +7,7 @@ import { request as httpRequest } from 'node:http';
 import type WebSocket from 'ws';
 import { Client, eventually, type Frame, type ServerHandle, token, type TokenOptions } from './harness.js';
 
-/** The exact HTTP rejection bodies of PROTOCOL.md §2 (finding 19). */
+/** The exact HTTP rejection bodies of docs/protocol.md §2 (finding 19). */
 export const BODY = {
   401: '{"code":"UNAUTHORIZED","message":"Unauthorized"}',
   403: '{"code":"FORBIDDEN","message":"Forbidden"}',

@@ -15,7 +15,7 @@ export const bearer = (claims: Record<string, unknown> = {}): WebSocket.ClientOp
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 
-/** Asserts `value` is an ISO 8601 UTC timestamp string (PROTOCOL.md §3). */
+/** Asserts `value` is an ISO 8601 UTC timestamp string (docs/protocol.md §3). */
 export function expectIsoTimestamp(value: unknown): void {
   expect(typeof value).toBe('string');
   expect(value as string).toMatch(ISO_UTC);

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { type Client, eventually, type Frame, sleep } from './harness.js';
 
-/** PROTOCOL.md §3: the only codes an `error` envelope may carry. */
+/** docs/protocol.md §3: the only codes an `error` envelope may carry. */
 export const ERROR_CODES: ReadonlySet<string> = new Set([
   'INVALID_JSON',
   'INVALID_MESSAGE',

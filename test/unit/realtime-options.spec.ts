@@ -35,7 +35,7 @@ function publicPem(type: 'rsa' | 'ec' | 'ed25519', namedCurve = 'P-256'): string
 }
 
 describe('resolveRealtimeOptions', () => {
-  describe('defaults (PROTOCOL.md)', () => {
+  describe('defaults (docs/protocol.md)', () => {
     const config = resolve({ ...BASE_ENV });
 
     it.each<[keyof RealtimeConfig, unknown]>([

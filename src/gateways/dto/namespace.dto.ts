@@ -23,7 +23,7 @@ export class RoomIdDto {
   roomId!: string;
 }
 
-/** Room broadcast: `data` is an object of at most 16 KiB (PROTOCOL.md §5). */
+/** Room broadcast: `data` is an object of at most 16 KiB (docs/protocol.md §5). */
 export class RoomBroadcastDto extends RoomIdDto {
   @IsObject()
   @MaxJsonBytes(16 * 1024)

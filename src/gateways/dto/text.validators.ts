@@ -1,6 +1,6 @@
 import { registerDecorator, type ValidationOptions } from 'class-validator';
 
-/** Control characters other than \n and \t (PROTOCOL.md §5 text rule). */
+/** Control characters other than \n and \t (docs/protocol.md §5 text rule). */
 export const FORBIDDEN_CONTROL_CHARS = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
 
 export function NoControlChars(options?: ValidationOptions): PropertyDecorator {

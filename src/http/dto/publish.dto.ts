@@ -4,7 +4,7 @@ import { NAMESPACE_NAMES, type NamespaceName } from '../../protocol/namespaces.j
 
 export const MAX_PUBLISH_DATA_BYTES = 64 * 1024;
 
-/** `POST /realtime/publish` body (PROTOCOL.md §8); per-namespace rules are checked after. */
+/** `POST /realtime/publish` body (docs/protocol.md §8); per-namespace rules are checked after. */
 export class PublishDto {
   @IsIn([...NAMESPACE_NAMES])
   namespace!: NamespaceName;
