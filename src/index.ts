@@ -15,7 +15,7 @@ export type { Identity } from './auth/identity.js';
 export { SubscriptionRegistry } from './subscriptions/subscription-registry.js';
 export { ConnectionRegistry } from './connection/connection-registry.js';
 export { ConnectionLifecycle } from './connection/connection-lifecycle.js';
-export { RealtimeSocket, ClientSession } from './connection/client-session.js';
+export { RealtimeSocket, Connection, type ConnectionOptions } from './connection/connection.js';
 export { Public } from './decorators/public.decorator.js';
 export { MaxMessageSize } from './decorators/max-message-size.decorator.js';
 export { ErrorCode } from './protocol/error-codes.js';

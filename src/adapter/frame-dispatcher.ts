@@ -1,5 +1,5 @@
 import type { RawData } from 'ws';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import type { Connection } from '../connection/connection.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
 import type { WsExceptionFilter } from '../filters/ws-exception.filter.js';
 import { ErrorCode } from '../protocol/error-codes.js';
@@ -34,8 +34,8 @@ export class FrameDispatcher {
     private readonly metrics: RealtimeMetrics,
   ) {}
 
-  dispatch(socket: RealtimeSocket, raw: RawData, isBinary: boolean): void {
-    const session = socket.session;
+  dispatch(socket: Connection, raw: RawData, isBinary: boolean): void {
+    const session = socket;
     if (session.closed) return;
     const namespace = session.namespace.name;
     if (isBinary) {
@@ -52,7 +52,7 @@ export class FrameDispatcher {
     }
     const frame = parsed.frame;
     // A handful of events per gateway: a scan costs no more than a Map and allocates nothing.
-    const handler = session.handlers[session.events.indexOf(frame.event)];
+    const handler = session.handlerFor(frame.event);
     if (!handler) {
       this.metrics.framesIn.inc({ namespace, event: UNROUTED });
       // Pending connections learn nothing about which events exist (§4: all but auth/ping → UNAUTHORIZED).
@@ -87,9 +87,9 @@ export class FrameDispatcher {
     );
   }
 
-  private reply(socket: RealtimeSocket, value: unknown, frame: InboundFrame): void {
-    if (!isReply(value) || socket.session.closed) return;
+  private reply(socket: Connection, value: unknown, frame: InboundFrame): void {
+    if (!isReply(value) || socket.closed) return;
     const message = frame.id === undefined ? { event: value.event, data: value.data ?? {} } : { event: value.event, data: value.data ?? {}, id: frame.id };
-    if (socket.sendFrame(JSON.stringify(message))) this.metrics.frameTally(socket.session.namespace.name, value.event).framesOut += 1;
+    if (socket.send(JSON.stringify(message))) this.metrics.frameTally(socket.namespace.name, value.event).framesOut += 1;
   }
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
@@ -7,7 +8,7 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Observable } from 'rxjs';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
-import { type BoundHandler, RealtimeSocket } from '../connection/client-session.js';
+import { type BoundHandler, RealtimeSocket } from '../connection/connection.js';
 import { ConnectionLifecycle } from '../connection/connection-lifecycle.js';
 import { WsExceptionFilter } from '../filters/ws-exception.filter.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
@@ -61,7 +62,7 @@ interface SocketListeners {
 function socketListeners(dispatcher: FrameDispatcher, filter: WsExceptionFilter, logger: RealtimeLogger): SocketListeners {
   return {
     message(this: WebSocket, raw: RawData, isBinary: boolean): void {
-      const client = this as RealtimeSocket;
+      const client = (this as RealtimeSocket).connection;
       // A throw here would escape ws's listener and kill the process: answer it instead.
       try {
         dispatcher.dispatch(client, raw, isBinary);
@@ -70,7 +71,7 @@ function socketListeners(dispatcher: FrameDispatcher, filter: WsExceptionFilter,
       }
     },
     error(this: WebSocket, err: Error): void {
-      logger.debug('socket error', { connectionId: (this as RealtimeSocket).session.id, ...describeError(err) });
+      logger.debug('socket error', { connectionId: (this as RealtimeSocket).connection.id, ...describeError(err) });
     },
   };
 }
@@ -142,18 +143,9 @@ export class RealtimeWsAdapter extends WsAdapter {
       events = Object.freeze(names);
       this.eventTables.set(key, events);
     }
-    client.session.events = events;
-    client.session.handlers = handlers.map((h) => h.callback as BoundHandler);
+    client.connection.bindHandlers(events, handlers.map((h) => h.callback as BoundHandler));
     client.on('message', listeners.message);
     client.on('error', listeners.error);
-  }
-
-  /**
-   * Nest's disconnect hook runs from the connection's one close listener, right after the
-   * lifecycle's cleanup (`ConnectionLifecycle`), instead of as a second listener.
-   */
-  override bindClientDisconnect(client: RealtimeSocket, callback: (code: number) => void): void {
-    client.session.onDisconnect = callback;
   }
 
   override async close(server: WebSocketServer): Promise<void> {
@@ -222,7 +214,8 @@ export class RealtimeWsAdapter extends WsAdapter {
     server.handleUpgrade(request, socket, head, (ws) => {
       opened();
       const realtimeSocket = ws as RealtimeSocket;
-      lifecycle.open(realtimeSocket, decision);
+      // The upgrade's socket is the TCP socket ws writes to: the connection's transport.
+      lifecycle.open(realtimeSocket, socket as Socket, decision);
       server.emit('connection', realtimeSocket, request);
     });
   }

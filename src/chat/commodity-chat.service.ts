@@ -4,7 +4,7 @@ import type { WsResponse } from '@nestjs/websockets';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
 import { REALTIME_AUTHORIZATION, type RealtimeAuthorization } from '../auth/realtime-authorization.js';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import type { Connection } from '../connection/connection.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { BROKER, type Broker } from '../publishing/broker.js';
 import { NamespaceSubscriptions } from '../subscriptions/namespace-subscriptions.js';
@@ -41,20 +41,20 @@ export class CommodityChat extends NamespaceSubscriptions implements OnApplicati
     clearInterval(this.sweeper);
   }
 
-  async join(socket: RealtimeSocket, commodityId: number): Promise<ChatMessage[]> {
-    await this.subscribe(socket, String(commodityId));
+  async join(connection: Connection, commodityId: number): Promise<ChatMessage[]> {
+    await this.subscribe(connection, String(commodityId));
     return this.history.recent(commodityId, Math.min(JOIN_HISTORY_LIMIT, this.config.chatHistorySize));
   }
 
-  leave(socket: RealtimeSocket, commodityId: number): void {
-    this.unsubscribe(socket, String(commodityId));
+  leave(connection: Connection, commodityId: number): void {
+    this.unsubscribe(connection, String(commodityId));
   }
 
   /** Stores then fans out to every member, the sender included; returns the stored message. */
-  async send(socket: RealtimeSocket, commodityId: number, text: string): Promise<ChatMessage> {
+  async send(connection: Connection, commodityId: number, text: string): Promise<ChatMessage> {
     const topic = String(commodityId);
-    this.assertMember(socket, topic);
-    const identity = socket.session.identity!;
+    this.assertMember(connection, topic);
+    const identity = connection.identity!;
     const message: ChatMessage = {
       id: randomUUID(),
       commodityId,

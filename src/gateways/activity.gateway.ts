@@ -1,8 +1,9 @@
 import { Inject } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
 import { ActivityBuffer } from '../activity/activity-buffer.js';
 import { ACTIVITY_FEED_TOPIC } from '../activity/activity-sink.js';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import type { Connection } from '../connection/connection.js';
+import { CurrentConnection } from './current-connection.decorator.js';
 import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
 import { FrameCap } from '../protocol/events.js';
 import { SessionAuthService } from '../session/session-auth.service.js';
@@ -20,25 +21,25 @@ export class ActivityGateway extends RealtimeGateway {
     @Inject(ActivitySubscriptions) private readonly feed: ActivitySubscriptions,
     @Inject(ActivityBuffer) private readonly buffer: ActivityBuffer,
   ) {
-    super(sessionAuth, [feed]);
+    super(sessionAuth);
   }
 
   /** No reply on success (docs/protocol.md §5). */
   @MaxMessageSize(FrameCap.ACTIVITY_REPORT)
   @SubscribeMessage('activity.report')
-  report(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: ActivityReportDto): void {
+  report(@CurrentConnection() client: Connection, @MessageBody() body: ActivityReportDto): void {
     this.buffer.add({
       type: body.type,
       ...(body.target !== undefined ? { target: body.target } : {}),
       ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
-      userId: client.session.userId!,
+      userId: client.userId!,
       timestamp: new Date().toISOString(),
     });
   }
 
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage('activity.subscribe')
-  async subscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() _body: EmptyDto): Promise<WsResponse> {
+  async subscribe(@CurrentConnection() client: Connection, @MessageBody() _body: EmptyDto): Promise<WsResponse> {
     await this.feed.subscribe(client, ACTIVITY_FEED_TOPIC);
     return { event: 'activity.subscribed', data: {} };
   }

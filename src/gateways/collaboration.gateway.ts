@@ -1,6 +1,7 @@
 import { Inject } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import { MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
+import type { Connection } from '../connection/connection.js';
+import { CurrentConnection } from './current-connection.decorator.js';
 import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
 import { FrameCap } from '../protocol/events.js';
 import { SessionAuthService } from '../session/session-auth.service.js';
@@ -16,19 +17,19 @@ export class CollaborationGateway extends RealtimeGateway {
     @Inject(SessionAuthService) sessionAuth: SessionAuthService,
     @Inject(CollaborationRooms) private readonly rooms: CollaborationRooms,
   ) {
-    super(sessionAuth, [rooms]);
+    super(sessionAuth);
   }
 
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage('room.join')
-  async join(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: RoomIdDto): Promise<WsResponse> {
+  async join(@CurrentConnection() client: Connection, @MessageBody() body: RoomIdDto): Promise<WsResponse> {
     const members = await this.rooms.join(client, body.roomId);
     return { event: 'room.joined', data: { roomId: body.roomId, members } };
   }
 
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage('room.leave')
-  leave(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: RoomIdDto): WsResponse {
+  leave(@CurrentConnection() client: Connection, @MessageBody() body: RoomIdDto): WsResponse {
     this.rooms.leave(client, body.roomId);
     return { event: 'room.left', data: { roomId: body.roomId } };
   }
@@ -36,7 +37,7 @@ export class CollaborationGateway extends RealtimeGateway {
   /** No reply on success; the other members get `room.message`. */
   @MaxMessageSize(FrameCap.ROOM_BROADCAST)
   @SubscribeMessage('room.broadcast')
-  async broadcast(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: RoomBroadcastDto): Promise<void> {
+  async broadcast(@CurrentConnection() client: Connection, @MessageBody() body: RoomBroadcastDto): Promise<void> {
     await this.rooms.broadcast(client, body.roomId, body.data);
   }
 }

@@ -1,7 +1,8 @@
 import { Inject } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
 import { CommodityChat } from '../chat/commodity-chat.service.js';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import type { Connection } from '../connection/connection.js';
+import { CurrentConnection } from './current-connection.decorator.js';
 import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
 import { FrameCap } from '../protocol/events.js';
 import { SessionAuthService } from '../session/session-auth.service.js';
@@ -16,26 +17,26 @@ export class CommodityGateway extends RealtimeGateway {
     @Inject(SessionAuthService) sessionAuth: SessionAuthService,
     @Inject(CommodityChat) private readonly chat: CommodityChat,
   ) {
-    super(sessionAuth, [chat]);
+    super(sessionAuth);
   }
 
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage('commodity.join')
-  async join(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: CommodityIdDto): Promise<WsResponse> {
+  async join(@CurrentConnection() client: Connection, @MessageBody() body: CommodityIdDto): Promise<WsResponse> {
     const history = await this.chat.join(client, body.commodityId);
     return { event: 'commodity.joined', data: { commodityId: body.commodityId, history } };
   }
 
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage('commodity.leave')
-  leave(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: CommodityIdDto): WsResponse {
+  leave(@CurrentConnection() client: Connection, @MessageBody() body: CommodityIdDto): WsResponse {
     this.chat.leave(client, body.commodityId);
     return { event: 'commodity.left', data: { commodityId: body.commodityId } };
   }
 
   @MaxMessageSize(FrameCap.COMMODITY_MESSAGE)
   @SubscribeMessage('commodity.message')
-  async message(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: CommodityMessageDto): Promise<WsResponse> {
+  async message(@CurrentConnection() client: Connection, @MessageBody() body: CommodityMessageDto): Promise<WsResponse> {
     const stored = await this.chat.send(client, body.commodityId, body.text);
     return { event: 'commodity.sent', data: { id: stored.id } };
   }

@@ -1,6 +1,7 @@
 import { Inject } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import { MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
+import type { Connection } from '../connection/connection.js';
+import { CurrentConnection } from './current-connection.decorator.js';
 import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
 import { FrameCap } from '../protocol/events.js';
 import { SessionAuthService } from '../session/session-auth.service.js';
@@ -17,22 +18,22 @@ export class NotificationsGateway extends RealtimeGateway {
     @Inject(SessionAuthService) sessionAuth: SessionAuthService,
     @Inject(NotificationSubscriptions) private readonly notifications: NotificationSubscriptions,
   ) {
-    super(sessionAuth, [notifications]);
+    super(sessionAuth);
   }
 
   /** `userId` may be given but must be the caller's own (authorisation decides). */
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage('notifications.subscribe')
-  async subscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: NotificationsSubscribeDto): Promise<WsResponse> {
-    const userId = body.userId ?? client.session.userId!;
+  async subscribe(@CurrentConnection() client: Connection, @MessageBody() body: NotificationsSubscribeDto): Promise<WsResponse> {
+    const userId = body.userId ?? client.userId!;
     await this.notifications.subscribe(client, userId);
     return { event: 'notifications.subscribed', data: { userId } };
   }
 
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage('notifications.unsubscribe')
-  unsubscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() _body: EmptyDto): WsResponse {
-    const userId = client.session.userId!;
+  unsubscribe(@CurrentConnection() client: Connection, @MessageBody() _body: EmptyDto): WsResponse {
+    const userId = client.userId!;
     this.notifications.unsubscribe(client, userId);
     return { event: 'notifications.unsubscribed', data: { userId } };
   }

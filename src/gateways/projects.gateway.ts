@@ -1,6 +1,7 @@
 import { Inject } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import { MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
+import type { Connection } from '../connection/connection.js';
+import { CurrentConnection } from './current-connection.decorator.js';
 import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
 import { FrameCap } from '../protocol/events.js';
 import { SessionAuthService } from '../session/session-auth.service.js';
@@ -16,19 +17,19 @@ export class ProjectsGateway extends RealtimeGateway {
     @Inject(SessionAuthService) sessionAuth: SessionAuthService,
     @Inject(ProjectSubscriptions) private readonly projects: ProjectSubscriptions,
   ) {
-    super(sessionAuth, [projects]);
+    super(sessionAuth);
   }
 
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage('project.subscribe')
-  async subscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: ProjectIdDto): Promise<WsResponse> {
+  async subscribe(@CurrentConnection() client: Connection, @MessageBody() body: ProjectIdDto): Promise<WsResponse> {
     await this.projects.subscribe(client, body.projectId);
     return { event: 'project.subscribed', data: { projectId: body.projectId } };
   }
 
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage('project.unsubscribe')
-  unsubscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: ProjectIdDto): WsResponse {
+  unsubscribe(@CurrentConnection() client: Connection, @MessageBody() body: ProjectIdDto): WsResponse {
     this.projects.unsubscribe(client, body.projectId);
     return { event: 'project.unsubscribed', data: { projectId: body.projectId } };
   }

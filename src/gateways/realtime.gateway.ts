@@ -1,6 +1,7 @@
 import { UseFilters, UseGuards, UsePipes } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, type OnGatewayDisconnect, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import { MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
+import type { Connection } from '../connection/connection.js';
+import { CurrentConnection } from './current-connection.decorator.js';
 import { IsoClock } from '../common/iso-clock.js';
 import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
 import { Public } from '../decorators/public.decorator.js';
@@ -16,33 +17,27 @@ import { EmptyDto, TokenDto } from './dto/session.dto.js';
 /**
  * Base of every namespace gateway: binds the pipeline (throttle → frame cap → auth →
  * validation → filter), because Nest's global guards/pipes/filters do not reach gateways,
- * and serves the session events of docs/protocol.md §4 on every path.
+ * and serves the session events of docs/protocol.md §4 on every path. Nothing to clean
+ * on disconnect: the lifecycle removes every trace of a closed connection itself.
  */
 @UseFilters(WsExceptionFilter)
 @UseGuards(WsThrottlerGuard, MessageSizeGuard, WsJwtGuard)
 @UsePipes(WsValidationPipe)
-export abstract class RealtimeGateway implements OnGatewayDisconnect<RealtimeSocket> {
+export abstract class RealtimeGateway {
   private readonly clock = new IsoClock();
 
-  protected constructor(
-    protected readonly sessionAuth: SessionAuthService,
-    private readonly disconnectHooks: readonly OnGatewayDisconnect<RealtimeSocket>[] = [],
-  ) {}
-
-  handleDisconnect(client: RealtimeSocket): void {
-    for (const hook of this.disconnectHooks) hook.handleDisconnect(client);
-  }
+  protected constructor(protected readonly sessionAuth: SessionAuthService) {}
 
   @Public()
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage(SessionEvent.AUTH)
-  auth(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: TokenDto): Promise<WsResponse | undefined> {
+  auth(@CurrentConnection() client: Connection, @MessageBody() body: TokenDto): Promise<WsResponse | undefined> {
     return this.sessionAuth.authenticate(client, body.token);
   }
 
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage(SessionEvent.AUTH_REFRESH)
-  refresh(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: TokenDto): Promise<WsResponse | undefined> {
+  refresh(@CurrentConnection() client: Connection, @MessageBody() body: TokenDto): Promise<WsResponse | undefined> {
     return this.sessionAuth.refresh(client, body.token);
   }
 

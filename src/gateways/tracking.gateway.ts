@@ -1,6 +1,7 @@
 import { Inject } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import { MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
+import type { Connection } from '../connection/connection.js';
+import { CurrentConnection } from './current-connection.decorator.js';
 import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
 import { Public } from '../decorators/public.decorator.js';
 import { FrameCap } from '../protocol/events.js';
@@ -17,13 +18,13 @@ export class TrackingGateway extends RealtimeGateway {
     @Inject(SessionAuthService) sessionAuth: SessionAuthService,
     @Inject(TrackingSubscriptions) private readonly tracking: TrackingSubscriptions,
   ) {
-    super(sessionAuth, [tracking]);
+    super(sessionAuth);
   }
 
   @Public()
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage('tracking.subscribe')
-  async subscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: TrackingIdDto): Promise<WsResponse<TrackingIdDto>> {
+  async subscribe(@CurrentConnection() client: Connection, @MessageBody() body: TrackingIdDto): Promise<WsResponse<TrackingIdDto>> {
     await this.tracking.subscribe(client, body.trackingId);
     return { event: 'tracking.subscribed', data: { trackingId: body.trackingId } };
   }
@@ -31,7 +32,7 @@ export class TrackingGateway extends RealtimeGateway {
   @Public()
   @MaxMessageSize(FrameCap.CONTROL)
   @SubscribeMessage('tracking.unsubscribe')
-  unsubscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: TrackingIdDto): WsResponse<TrackingIdDto> {
+  unsubscribe(@CurrentConnection() client: Connection, @MessageBody() body: TrackingIdDto): WsResponse<TrackingIdDto> {
     this.tracking.unsubscribe(client, body.trackingId);
     return { event: 'tracking.unsubscribed', data: { trackingId: body.trackingId } };
   }

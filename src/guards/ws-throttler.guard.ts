@@ -1,7 +1,6 @@
 import { type ExecutionContext, Injectable } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerOptions } from '@nestjs/throttler';
-import { TokenBucket } from '../common/token-bucket.js';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import type { RealtimeSocket } from '../connection/connection.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 
@@ -25,22 +24,16 @@ export class WsThrottlerGuard extends ThrottlerGuard {
   private byName: ReadonlyMap<string, ThrottlerOptions> | undefined;
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const session = context.switchToWs().getClient<RealtimeSocket>().session;
-    const name = session.authenticated ? THROTTLER_AUTHENTICATED : THROTTLER_ANONYMOUS;
+    const connection = context.switchToWs().getClient<RealtimeSocket>().connection;
+    const name = connection.authenticated ? THROTTLER_AUTHENTICATED : THROTTLER_ANONYMOUS;
     this.byName ??= new Map(this.throttlers.map((t) => [t.name ?? 'default', t]));
     const throttler = this.byName.get(name);
     if (!throttler || typeof throttler.limit !== 'number' || typeof throttler.ttl !== 'number') {
       throw new Error(`WsThrottlerGuard: throttler "${name}" needs a numeric limit and ttl`);
     }
-    const now = Date.now();
-    // Authenticating drops the bucket (ConnectionLifecycle.promote): the next frame starts
+    // Authenticating drops the bucket (Connection.authenticate): the next frame starts
     // a fresh one of the authenticated throttler; the state never goes back.
-    let bucket = session.rateBucket;
-    if (!bucket) {
-      bucket = new TokenBucket((throttler.limit * 1000) / throttler.ttl, throttler.limit, now);
-      session.rateBucket = bucket;
-    }
-    const waitMs = bucket.take(now);
+    const waitMs = connection.takeMessageToken({ perSec: (throttler.limit * 1000) / throttler.ttl, burst: throttler.limit }, true, Date.now());
     if (waitMs > 0) throw new RealtimeException(ErrorCode.RATE_LIMITED, { retryAfterMs: waitMs });
     return true;
   }

@@ -34,7 +34,7 @@ export class MetricsSources implements OnModuleInit {
         return NAMESPACE_NAMES.map((ns) => {
           let oldest = now;
           const sockets = this.connections.inNamespace(ns);
-          for (const socket of sockets) oldest = Math.min(oldest, socket.session.openedAt);
+          for (const socket of sockets) oldest = Math.min(oldest, socket.openedAt);
           return [ns, sockets.size, (now - oldest) / 1000] as const;
         });
       },

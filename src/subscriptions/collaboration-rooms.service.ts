@@ -3,7 +3,7 @@ import type { WsResponse } from '@nestjs/websockets';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
 import { REALTIME_AUTHORIZATION, type RealtimeAuthorization } from '../auth/realtime-authorization.js';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import type { Connection } from '../connection/connection.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { BROKER, type Broker } from '../publishing/broker.js';
@@ -31,6 +31,9 @@ export class CollaborationRooms extends NamespaceSubscriptions implements OnAppl
     @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
   ) {
     super('collaboration', registry, authorization);
+    registry.onLeave('collaboration', (connection, roomId, reason) => {
+      if (reason !== 'rejected') this.announceLeave(connection, roomId);
+    });
     this.departedSweep = setInterval(() => void this.announceDeparted(), DEPARTED_SWEEP_MS);
     this.departedSweep.unref();
   }
@@ -47,52 +50,48 @@ export class CollaborationRooms extends NamespaceSubscriptions implements OnAppl
     }
   }
 
-  async join(socket: RealtimeSocket, roomId: string): Promise<readonly RoomMember[]> {
-    const member = memberOf(socket);
-    const alreadyIn = this.registry.isSubscribed(socket, roomId);
-    if (!alreadyIn) await this.subscribe(socket, roomId);
-    const result = await this.presenceStore.join(roomId, socket.session.id, member, this.config.maxRoomMembers);
+  async join(connection: Connection, roomId: string): Promise<readonly RoomMember[]> {
+    const member = memberOf(connection);
+    const alreadyIn = connection.hasTopic(roomId);
+    if (!alreadyIn) await this.subscribe(connection, roomId);
+    const result = await this.presenceStore.join(roomId, connection.id, member, this.config.maxRoomMembers);
     if (!result.joined) {
-      this.registry.unsubscribe(socket, roomId);
+      this.registry.unsubscribe(connection, roomId, 'rejected');
       throw RealtimeException.limitExceeded('Room is full');
     }
-    if (socket.session.closed || !this.registry.isSubscribed(socket, roomId)) {
+    if (connection.closed || !connection.hasTopic(roomId)) {
       // Closed or left while the store answered: undo, so nothing is left behind.
-      await this.presenceStore.leave(roomId, socket.session.id, member.userId);
+      await this.presenceStore.leave(roomId, connection.id, member.userId);
       return result.members;
     }
-    if (result.firstOfUser) this.presence(socket.session.id, member, roomId, 'join');
+    if (result.firstOfUser) this.presence(connection.id, member, roomId, 'join');
     return result.members;
   }
 
-  leave(socket: RealtimeSocket, roomId: string): void {
-    if (this.unsubscribe(socket, roomId)) this.afterDrop(socket, roomId);
+  leave(connection: Connection, roomId: string): void {
+    this.unsubscribe(connection, roomId);
   }
 
-  async broadcast(socket: RealtimeSocket, roomId: string, data: Record<string, unknown>): Promise<void> {
-    this.assertMember(socket, roomId);
+  async broadcast(connection: Connection, roomId: string, data: Record<string, unknown>): Promise<void> {
+    this.assertMember(connection, roomId);
     await this.broker.publish({
       type: 'topic',
       namespace: this.namespace,
       topics: [roomId],
       event: 'room.message',
-      data: { roomId, from: memberOf(socket), data, timestamp: new Date().toISOString() },
-      except: socket.session.id,
+      data: { roomId, from: memberOf(connection), data, timestamp: new Date().toISOString() },
+      except: connection.id,
     });
-  }
-
-  override handleDisconnect(socket: RealtimeSocket): void {
-    for (const roomId of this.registry.removeConnection(socket)) this.afterDrop(socket, roomId);
   }
 
   protected droppedFrame(roomId: string): WsResponse<Record<string, unknown>> {
     return { event: 'room.left', data: { roomId } };
   }
 
-  /** After a socket left `roomId`: tell the others if its user has no connection left there. */
-  protected override afterDrop(socket: RealtimeSocket, roomId: string): void {
-    const connectionId = socket.session.id;
-    const member = memberOf(socket);
+  /** After a connection left `roomId` (any way): tell the others if its user has no connection left there. */
+  private announceLeave(connection: Connection, roomId: string): void {
+    const connectionId = connection.id;
+    const member = memberOf(connection);
     this.presenceStore.leave(roomId, connectionId, member.userId).then(
       (lastOfUser) => {
         if (lastOfUser) this.presence(connectionId, member, roomId, 'leave');
@@ -118,7 +117,7 @@ export class CollaborationRooms extends NamespaceSubscriptions implements OnAppl
 /** How often rooms are checked for members of dead nodes. */
 const DEPARTED_SWEEP_MS = 5000;
 
-function memberOf(socket: RealtimeSocket): RoomMember {
-  const identity = socket.session.identity;
+function memberOf(connection: Connection): RoomMember {
+  const identity = connection.identity;
   return { userId: identity?.userId ?? '', username: identity?.username ?? '' };
 }

@@ -1,7 +1,7 @@
-import type { OnGatewayDisconnect, WsResponse } from '@nestjs/websockets';
+import type { WsResponse } from '@nestjs/websockets';
 import type { Identity } from '../auth/identity.js';
 import type { RealtimeAuthorization } from '../auth/realtime-authorization.js';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import type { Connection } from '../connection/connection.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
 import type { NamespaceName } from '../protocol/namespaces.js';
 import type { IdentityRefreshListener } from '../session/identity-refresh.listener.js';
@@ -9,10 +9,11 @@ import type { SubscriptionRegistry } from './subscription-registry.js';
 
 /**
  * Base of the per-namespace subscription services: authorisation and caps over the
- * shared `SubscriptionRegistry`, which they clean on disconnect. On token refresh,
- * subscriptions the new claims no longer allow are dropped with `reason: "revoked"`.
+ * shared `SubscriptionRegistry` (which removes a closing connection's topics itself). On
+ * token refresh, subscriptions the new claims no longer allow are dropped with
+ * `reason: "revoked"`.
  */
-export abstract class NamespaceSubscriptions implements OnGatewayDisconnect<RealtimeSocket>, IdentityRefreshListener {
+export abstract class NamespaceSubscriptions implements IdentityRefreshListener {
   protected constructor(
     readonly namespace: NamespaceName,
     protected readonly registry: SubscriptionRegistry,
@@ -24,45 +25,37 @@ export abstract class NamespaceSubscriptions implements OnGatewayDisconnect<Real
 
   /**
    * Authorises, then subscribes; UNAUTHORIZED when denied, LIMIT_EXCEEDED at
-   * WS_MAX_SUBSCRIPTIONS. Returns false when the socket was already subscribed.
+   * WS_MAX_SUBSCRIPTIONS. Returns false when the connection was already subscribed.
    */
-  async subscribe(socket: RealtimeSocket, topic: string): Promise<boolean> {
-    if (!(await this.authorization.canSubscribe(socket.session.identity, this.namespace, topic))) {
+  async subscribe(connection: Connection, topic: string): Promise<boolean> {
+    if (!(await this.authorization.canSubscribe(connection.identity, this.namespace, topic))) {
       throw RealtimeException.unauthorized();
     }
-    const result = this.registry.subscribe(socket, topic);
+    const result = this.registry.subscribe(connection, topic);
     if (result === 'limit') throw RealtimeException.limitExceeded('Subscription limit reached for this connection');
     return result === 'subscribed';
   }
 
-  unsubscribe(socket: RealtimeSocket, topic: string): boolean {
-    return this.registry.unsubscribe(socket, topic);
+  unsubscribe(connection: Connection, topic: string): boolean {
+    return this.registry.unsubscribe(connection, topic);
   }
 
-  /** UNAUTHORIZED unless the socket has joined `topic` (sending to a room not joined, §5). */
-  assertMember(socket: RealtimeSocket, topic: string): void {
-    if (!this.registry.isSubscribed(socket, topic)) throw RealtimeException.unauthorized();
+  /** UNAUTHORIZED unless the connection has joined `topic` (sending to a room not joined, §5). */
+  assertMember(connection: Connection, topic: string): void {
+    if (!connection.hasTopic(topic)) throw RealtimeException.unauthorized();
   }
 
-  handleDisconnect(socket: RealtimeSocket): void {
-    this.registry.removeConnection(socket);
-  }
-
-  onIdentityRefreshed(socket: RealtimeSocket, identity: Identity): void {
-    if (socket.session.namespace.name !== this.namespace) return;
-    for (const topic of [...this.registry.topicsOf(socket)]) {
+  onIdentityRefreshed(connection: Connection, identity: Identity): void {
+    if (connection.namespace.name !== this.namespace) return;
+    for (const topic of connection.topics()) {
       void Promise.resolve(this.authorization.canSubscribe(identity, this.namespace, topic)).then(
         (allowed) => {
-          if (allowed || !this.registry.unsubscribe(socket, topic)) return;
+          if (allowed || !this.registry.unsubscribe(connection, topic, 'revoked')) return;
           const frame = this.droppedFrame(topic);
-          socket.sendFrame(JSON.stringify({ event: frame.event, data: { ...frame.data, reason: 'revoked' } }));
-          this.afterDrop(socket, topic);
+          connection.send(JSON.stringify({ event: frame.event, data: { ...frame.data, reason: 'revoked' } }));
         },
         () => undefined,
       );
     }
   }
-
-  /** Hook for namespaces with side effects on leaving (presence). */
-  protected afterDrop(_socket: RealtimeSocket, _topic: string): void {}
 }
