@@ -2,10 +2,8 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { INestApplicationContext } from '@nestjs/common';
-import { WsAdapter } from '@nestjs/platform-ws';
-import type { MessageMappingProperties } from '@nestjs/websockets';
+import { AbstractWsAdapter, type MessageMappingProperties } from '@nestjs/websockets';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import type { Observable } from 'rxjs';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
 import { type BoundHandler, RealtimeSocket } from '../connection/connection.js';
@@ -77,11 +75,13 @@ function socketListeners(dispatcher: FrameDispatcher, filter: WsExceptionFilter,
 }
 
 /**
- * WsAdapter with the handshake of docs/protocol.md §2 on the HTTP upgrade path and a frame
- * pipeline that answers every frame. One `ws` server per gateway path, all on the
- * application's HTTP server; unknown paths get 404 instead of a hanging socket.
+ * A `ws` adapter on Nest's `AbstractWsAdapter` (it implements `create` and
+ * `bindMessageHandlers`; connect, disconnect and server close are Nest's own), with the
+ * handshake of docs/protocol.md §2 on the HTTP upgrade path and a frame pipeline that
+ * answers every frame. One `ws` server per gateway path, all on the application's HTTP
+ * server; unknown paths get 404 instead of a hanging socket.
  */
-export class RealtimeWsAdapter extends WsAdapter {
+export class RealtimeWsAdapter extends AbstractWsAdapter {
   private readonly servers = new Map<string, WebSocketServer>();
   /** Event-name tables, one per distinct gateway handler list (bounded by the gateways). */
   private readonly eventTables = new Map<string, readonly string[]>();
@@ -102,7 +102,7 @@ export class RealtimeWsAdapter extends WsAdapter {
     super(app);
   }
 
-  override create(_port: number, options: { path?: string } & Record<string, unknown> = {}): WebSocketServer {
+  create(_port: number, options: { path?: string } & Record<string, unknown> = {}): WebSocketServer {
     const services = this.resolveServices();
     const path = options.path;
     if (typeof path !== 'string' || path.length === 0) {
@@ -119,9 +119,11 @@ export class RealtimeWsAdapter extends WsAdapter {
       WebSocket: RealtimeSocket,
     });
     server.on('error', (err) => services.logger.error('ws server error', describeError(err)));
+    const gatewayServers = this.app.get(GatewayServers, { strict: false });
+    server.once('close', () => gatewayServers.unregister(path));
     this.servers.set(path, server);
     this.attach();
-    this.app.get(GatewayServers, { strict: false }).register(path);
+    gatewayServers.register(path);
     return server;
   }
 
@@ -130,11 +132,7 @@ export class RealtimeWsAdapter extends WsAdapter {
    * array per gateway. The listeners are shared by every connection (ws calls them with the
    * socket as `this`), so a connection holds no closures of its own.
    */
-  override bindMessageHandlers(
-    client: RealtimeSocket,
-    handlers: MessageMappingProperties[],
-    _transform: (data: unknown) => Observable<unknown>,
-  ): void {
+  bindMessageHandlers(client: RealtimeSocket, handlers: MessageMappingProperties[]): void {
     const listeners = this.resolveServices().listeners;
     const names = handlers.map((h) => h.message as string);
     const key = names.join('\n');
@@ -146,11 +144,6 @@ export class RealtimeWsAdapter extends WsAdapter {
     client.connection.bindHandlers(events, handlers.map((h) => h.callback as BoundHandler));
     client.on('message', listeners.message);
     client.on('error', listeners.error);
-  }
-
-  override async close(server: WebSocketServer): Promise<void> {
-    for (const [path, candidate] of this.servers) if (candidate === server) this.app.get(GatewayServers, { strict: false }).unregister(path);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   override async dispose(): Promise<void> {

@@ -8,11 +8,10 @@ import { TokenBucket } from '../common/token-bucket.js';
 import { encodeTextFrame } from './text-frame.js';
 import type { WriteBatcher } from './write-batcher.js';
 import { CLOSE_REASONS, CloseCode } from '../protocol/close-codes.js';
-import type { InboundFrame } from '../protocol/frame.js';
 import type { NamespaceDefinition } from '../protocol/namespaces.js';
 
 /** A gateway handler as Nest prepares it for one connection: guards, pipes and filter wrapped around. */
-export type BoundHandler = (data: Record<string, unknown>, frame?: InboundFrame) => unknown;
+export type BoundHandler = (data: Record<string, unknown>) => unknown;
 
 const NO_EVENTS: readonly string[] = [];
 const NO_HANDLERS: readonly BoundHandler[] = [];

@@ -9,7 +9,7 @@ import { type AuditEventKind, SecurityAuditLog } from '../observability/security
 import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { SessionEvent } from '../protocol/events.js';
-import type { InboundFrame } from '../protocol/frame.js';
+import { inboundFrameOf } from '../protocol/inbound-frames.js';
 
 /** The standard error envelope (docs/protocol.md §3, finding 15). */
 export interface ErrorEnvelope {
@@ -28,10 +28,6 @@ export interface ErrorEnvelope {
 export interface FrameRef {
   readonly event?: string;
   readonly id?: string | number;
-}
-
-function isInboundFrame(value: unknown): value is InboundFrame {
-  return typeof value === 'object' && value !== null && typeof (value as InboundFrame).event === 'string' && typeof (value as InboundFrame).bytes === 'number';
 }
 
 /** Error codes that leave a line in the security audit log. */
@@ -59,8 +55,7 @@ export class WsExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const client = host.switchToWs().getClient<RealtimeSocket>().connection;
-    const frame: unknown = host.getArgByIndex(2);
-    this.report(client, exception, isInboundFrame(frame) ? frame : undefined);
+    this.report(client, exception, inboundFrameOf(host));
   }
 
   /** Sends the envelope for `exception` to `client` and applies strikes and closes. */
