@@ -18,6 +18,7 @@ export { ConnectionLifecycle } from './connection/connection-lifecycle.js';
 export { RealtimeSocket, Connection, type ConnectionOptions } from './connection/connection.js';
 export { Public } from './decorators/public.decorator.js';
 export { MaxMessageSize } from './decorators/max-message-size.decorator.js';
+export { MessageRate, SkipMessageRate } from './decorators/message-rate.decorator.js';
 export { ErrorCode } from './protocol/error-codes.js';
 export { CloseCode } from './protocol/close-codes.js';
 export { NAMESPACES, type NamespaceName } from './protocol/namespaces.js';

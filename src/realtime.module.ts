@@ -2,7 +2,6 @@ import { type DynamicModule, Inject, type InjectionToken, Module, type ModuleMet
 import { ApplicationConfig } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { TerminusModule } from '@nestjs/terminus';
-import { ThrottlerModule } from '@nestjs/throttler';
 import { HandshakeService } from './adapter/handshake.service.js';
 import { RealtimeWsAdapter } from './adapter/realtime-ws.adapter.js';
 import { REVOCATION_STORE } from './auth/revocation-store.js';
@@ -19,7 +18,6 @@ import { ShutdownService } from './connection/shutdown.service.js';
 import { WsExceptionFilter } from './filters/ws-exception.filter.js';
 import { MainGateway } from './gateways/main.gateway.js';
 import { TrackingGateway } from './gateways/tracking.gateway.js';
-import { THROTTLER_ANONYMOUS, THROTTLER_AUTHENTICATED } from './guards/ws-throttler.guard.js';
 import { HealthController } from './http/health.controller.js';
 import { MetricsController } from './http/metrics.controller.js';
 import { AlertMonitor } from './observability/alert-monitor.js';
@@ -71,7 +69,7 @@ export interface RealtimeModuleAsyncOptions extends RealtimeExtensions {
   factoryImports?: ModuleMetadata['imports'];
 }
 
-/** The resolved config, shared with ThrottlerModule's async factory. */
+/** The resolved config, shared with JwtModule's async factory. */
 @Module({})
 class RealtimeConfigModule {
   static register(optionsProvider: Provider, imports: ModuleMetadata['imports'] = []): DynamicModule {
@@ -197,14 +195,6 @@ export class RealtimeModule implements OnModuleInit {
           useFactory: jwtModuleOptions,
         }),
         TerminusModule,
-        ThrottlerModule.forRootAsync({
-          imports: [configModule],
-          inject: [REALTIME_CONFIG],
-          useFactory: (config: RealtimeConfig) => [
-            { name: THROTTLER_AUTHENTICATED, limit: config.rateBurst, ttl: (config.rateBurst / config.ratePerSec) * 1000 },
-            { name: THROTTLER_ANONYMOUS, limit: config.anonRateBurst, ttl: (config.anonRateBurst / config.anonRatePerSec) * 1000 },
-          ],
-        }),
       ],
       controllers: [HealthController, RealtimeApiController, MetricsController],
       // Later providers win over earlier ones with the same token.

@@ -22,7 +22,7 @@ export type AuthState = 'anonymous' | 'pending' | 'authenticated';
 export type TopicChange = 'added' | 'already' | 'limit';
 
 /** A message rate: `burst` tokens, refilled at `perSec`. Compared by identity (one bucket per rate object). */
-export interface MessageRate {
+export interface RateLimit {
   readonly perSec: number;
   readonly burst: number;
 }
@@ -92,8 +92,8 @@ export class Connection {
   #expiryNoticeSent = false;
   /** Bucket of the rate that applies by state; dropped when the connection authenticates. */
   #stateBucket: TokenBucket | undefined;
-  /** Buckets of handler-specific rates (`@MessageRate`), bounded by the decorated handlers. */
-  #handlerBuckets: Map<MessageRate, TokenBucket> | undefined;
+  /** Buckets of handler-specific rates (`@RateLimit`), bounded by the decorated handlers. */
+  #handlerBuckets: Map<RateLimit, TokenBucket> | undefined;
   #topics: OneOrMany<string>;
   /** Created at the first strike: most connections never get one. */
   #invalidFrames: StrikeCounter | undefined;
@@ -184,7 +184,7 @@ export class Connection {
    * connection's auth state, whose bucket is replaced when that state changes). Returns 0,
    * or the milliseconds until a token is available.
    */
-  takeMessageToken(rate: MessageRate, byState: boolean, now: number): number {
+  takeMessageToken(rate: RateLimit, byState: boolean, now: number): number {
     let bucket: TokenBucket | undefined;
     if (byState) {
       bucket = this.#stateBucket ??= new TokenBucket(rate.perSec, rate.burst, now);

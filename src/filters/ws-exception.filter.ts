@@ -1,5 +1,4 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Inject, Injectable } from '@nestjs/common';
-import { ThrottlerException } from '@nestjs/throttler';
 import { WsException } from '@nestjs/websockets';
 import type { Connection, RealtimeSocket } from '../connection/connection.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
@@ -98,7 +97,6 @@ export class WsExceptionFilter implements ExceptionFilter {
 
   private normalise(exception: unknown, client: Connection, frame?: FrameRef): RealtimeException {
     if (exception instanceof RealtimeException) return exception;
-    if (exception instanceof ThrottlerException) return new RealtimeException(ErrorCode.RATE_LIMITED);
     // A guard returning false surfaces as WsException('Forbidden resource').
     if (exception instanceof WsException) return RealtimeException.unauthorized();
     this.logger.error('handler failed', {

@@ -8,7 +8,7 @@ import { Public } from '../decorators/public.decorator.js';
 import { WsExceptionFilter } from '../filters/ws-exception.filter.js';
 import { MessageSizeGuard } from '../guards/message-size.guard.js';
 import { WsJwtGuard } from '../guards/ws-jwt.guard.js';
-import { WsThrottlerGuard } from '../guards/ws-throttler.guard.js';
+import { MessageRateGuard } from '../guards/message-rate.guard.js';
 import { WsValidationPipe } from '../pipes/ws-validation.pipe.js';
 import { FrameCap, SessionEvent } from '../protocol/events.js';
 import type { SessionAuthService } from '../session/session-auth.service.js';
@@ -21,7 +21,7 @@ import { EmptyDto, TokenDto } from './dto/session.dto.js';
  * on disconnect: the lifecycle removes every trace of a closed connection itself.
  */
 @UseFilters(WsExceptionFilter)
-@UseGuards(WsThrottlerGuard, MessageSizeGuard, WsJwtGuard)
+@UseGuards(MessageRateGuard, MessageSizeGuard, WsJwtGuard)
 @UsePipes(WsValidationPipe)
 export abstract class RealtimeGateway {
   private readonly clock = new IsoClock();
