@@ -1,4 +1,4 @@
-import { type DynamicModule, Inject, type InjectionToken, Module, type ModuleMetadata, type OnModuleInit, type Provider } from '@nestjs/common';
+import { type DynamicModule, Inject, type InjectionToken, Module, type ModuleMetadata, type OnModuleInit, type Provider, type Type } from '@nestjs/common';
 import { ApplicationConfig } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { TerminusModule } from '@nestjs/terminus';
@@ -34,13 +34,9 @@ import { REALTIME_CONFIG, REALTIME_OPTIONS } from './realtime.constants.js';
 import { IDENTITY_REFRESH_LISTENERS } from './session/identity-refresh.listener.js';
 import { SessionAuthService } from './session/session-auth.service.js';
 import { SubscriptionRegistry } from './subscriptions/subscription-registry.js';
-import { TrackingSubscriptions } from './subscriptions/tracking-subscriptions.service.js';
-import { ProjectSubscriptions } from './subscriptions/project-subscriptions.service.js';
-import { NotificationSubscriptions } from './subscriptions/notification-subscriptions.service.js';
+import { TopicSubscriptions } from './subscriptions/topic-subscriptions.service.js';
 import { CollaborationRooms } from './subscriptions/collaboration-rooms.service.js';
 import { ROOM_PRESENCE_STORE } from './subscriptions/room-presence.store.js';
-import { ActivitySubscriptions } from './subscriptions/activity-subscriptions.service.js';
-import type { NamespaceSubscriptions } from './subscriptions/namespace-subscriptions.js';
 import { CommodityChat } from './chat/commodity-chat.service.js';
 import { CHAT_HISTORY_STORE } from './chat/chat-history.store.js';
 import { ActivityBuffer } from './activity/activity-buffer.js';
@@ -60,6 +56,12 @@ import { MololinkGateway } from './gateways/mololink.gateway.js';
  */
 export interface RealtimeExtensions extends Pick<ModuleMetadata, 'imports'> {
   readonly overrides?: Provider[];
+  /**
+   * Gateways of namespaces the host application adds: each declared with
+   * `@RealtimeNamespace(descriptor)`, extending `RealtimeGateway`, handlers with
+   * `@OnClientEvent(spec)`. They get the same pipeline and cleanup as the contract's.
+   */
+  readonly gateways?: Type[];
 }
 
 export interface RealtimeModuleAsyncOptions extends RealtimeExtensions {
@@ -90,16 +92,6 @@ class RealtimeConfigModule {
   }
 }
 
-/** Per-namespace subscription services; each also re-checks subscriptions on token refresh. */
-const NAMESPACE_SUBSCRIPTIONS = [
-  TrackingSubscriptions,
-  ProjectSubscriptions,
-  NotificationSubscriptions,
-  CollaborationRooms,
-  CommodityChat,
-  ActivitySubscriptions,
-];
-
 const SERVICES: Provider[] = [
   ...SCALE_OUT_PROVIDERS,
   {
@@ -114,12 +106,11 @@ const SERVICES: Provider[] = [
   AlertMonitor,
   GatewayServers,
   MetricsSources,
-  {
-    provide: IDENTITY_REFRESH_LISTENERS,
-    inject: NAMESPACE_SUBSCRIPTIONS,
-    useFactory: (...services: NamespaceSubscriptions[]) => services,
-  },
-  ...NAMESPACE_SUBSCRIPTIONS,
+  TopicSubscriptions,
+  // Re-checks every namespace's subscriptions on token refresh.
+  { provide: IDENTITY_REFRESH_LISTENERS, inject: [TopicSubscriptions], useFactory: (topics: TopicSubscriptions) => [topics] },
+  CollaborationRooms,
+  CommodityChat,
   ActivityBuffer,
   TokenVerifier,
   DrainState,
@@ -198,7 +189,7 @@ export class RealtimeModule implements OnModuleInit {
       ],
       controllers: [HealthController, RealtimeApiController, MetricsController],
       // Later providers win over earlier ones with the same token.
-      providers: [...SERVICES, ...(extensions.overrides ?? [])],
+      providers: [...SERVICES, ...(extensions.gateways ?? []), ...(extensions.overrides ?? [])],
       exports: [...EXPORTS, configModule],
     };
   }

@@ -13,6 +13,8 @@ import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { RealtimeMetrics } from '../observability/realtime-metrics.js';
 import { GatewayServers } from '../observability/gateway-servers.js';
 import { HTTP_REJECTIONS, type HttpRejectionStatus } from '../protocol/error-codes.js';
+import { registerNamespace } from '../protocol/namespaces.js';
+import type { RealtimeGatewayOptions } from '../protocol/namespace-descriptor.js';
 import { FrameDispatcher } from './frame-dispatcher.js';
 import { HandshakeService } from './handshake.service.js';
 
@@ -102,13 +104,14 @@ export class RealtimeWsAdapter extends AbstractWsAdapter {
     super(app);
   }
 
-  create(_port: number, options: { path?: string } & Record<string, unknown> = {}): WebSocketServer {
+  create(_port: number, options: Partial<RealtimeGatewayOptions> = {}): WebSocketServer {
     const services = this.resolveServices();
-    const path = options.path;
-    if (typeof path !== 'string' || path.length === 0) {
-      throw new Error('RealtimeWsAdapter: every gateway needs a path (use @RealtimeNamespace)');
+    const { path, descriptor } = options;
+    if (typeof path !== 'string' || path.length === 0 || descriptor?.path !== path) {
+      throw new Error('RealtimeWsAdapter: every gateway needs a namespace descriptor (use @RealtimeNamespace)');
     }
     if (this.servers.has(path)) throw new Error(`RealtimeWsAdapter: two gateways share ${path}`);
+    registerNamespace(descriptor);
     const server = new WebSocketServer({
       noServer: true,
       clientTracking: false,

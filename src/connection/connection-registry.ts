@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import type { NamespaceName } from '../protocol/namespaces.js';
 import type { Connection } from './connection.js';
 import { KeyedSets } from '../common/keyed-sets.js';
 
@@ -10,7 +9,7 @@ import { KeyedSets } from '../common/keyed-sets.js';
 @Injectable()
 export class ConnectionRegistry {
   private readonly byUser = new KeyedSets<string, Connection>();
-  private readonly byNamespace = new Map<NamespaceName, Set<Connection>>();
+  private readonly byNamespace = new Map<string, Set<Connection>>();
 
   add(connection: Connection): void {
     const ns = connection.namespace.name;
@@ -55,7 +54,7 @@ export class ConnectionRegistry {
     return [...this.byUser.members(userId)];
   }
 
-  inNamespace(ns: NamespaceName): ReadonlySet<Connection> {
+  inNamespace(ns: string): ReadonlySet<Connection> {
     return this.byNamespace.get(ns) ?? EMPTY;
   }
 

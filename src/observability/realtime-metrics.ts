@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FrameTally, TalliedHistogram } from './frame-tally.js';
-import type { NamespaceName } from '../protocol/namespaces.js';
 import { SlidingWindowCounter } from './sliding-window-counter.js';
 
 /** What the alert monitor watches per namespace over a sliding minute. */
@@ -13,8 +12,8 @@ export const UNKNOWN_NAMESPACE = 'unknown';
 
 /** Values read at scrape time from the services that own them. */
 export interface GaugeSources {
-  connections(): Iterable<readonly [NamespaceName, number, number]>;
-  subscriptions(): Iterable<readonly [NamespaceName, number, number]>;
+  connections(): Iterable<readonly [string, number, number]>;
+  subscriptions(): Iterable<readonly [string, number, number]>;
   chat(): Promise<{ commodities: number; messages: number }>;
   activityBuffered(): number;
   /** Cumulative broker counters, when the broker keeps them (Redis). */
@@ -31,7 +30,7 @@ export interface GaugeSources {
 export class RealtimeMetrics {
   readonly registry = new Registry();
   private readonly windows = new Map<string, SlidingWindowCounter>();
-  private readonly frameTallies = new Map<NamespaceName, Map<string, FrameTally>>();
+  private readonly frameTallies = new Map<string, Map<string, FrameTally>>();
   private sources: GaugeSources | undefined;
 
   readonly connectionsOpened = this.counter('connections_opened_total', 'Connections accepted', ['namespace']);
@@ -114,7 +113,7 @@ export class RealtimeMetrics {
    * The per-frame tally of one routed (namespace, event), created once. Bounded by
    * namespaces × handler events: callers pass only events from the handler table.
    */
-  frameTally(namespace: NamespaceName, event: string): FrameTally {
+  frameTally(namespace: string, event: string): FrameTally {
     let byEvent = this.frameTallies.get(namespace);
     if (!byEvent) {
       byEvent = new Map();
@@ -142,7 +141,7 @@ export class RealtimeMetrics {
   }
 
   /** Counts a windowed signal for alerting and its counter. */
-  signal(namespace: NamespaceName, signal: WindowedSignal, now = Date.now()): void {
+  signal(namespace: string, signal: WindowedSignal, now = Date.now()): void {
     const key = `${namespace}\u0000${signal}`;
     let window = this.windows.get(key);
     if (!window) {
@@ -152,7 +151,7 @@ export class RealtimeMetrics {
     window.add(now);
   }
 
-  lastMinute(namespace: NamespaceName, signal: WindowedSignal, now = Date.now()): number {
+  lastMinute(namespace: string, signal: WindowedSignal, now = Date.now()): number {
     return this.windows.get(`${namespace}\u0000${signal}`)?.total(now) ?? 0;
   }
 

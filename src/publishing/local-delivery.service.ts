@@ -5,7 +5,7 @@ import { ConnectionRegistry } from '../connection/connection-registry.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
 import { RealtimeMetrics } from '../observability/realtime-metrics.js';
-import type { NamespaceName } from '../protocol/namespaces.js';
+import { namespaceByName } from '../protocol/namespaces.js';
 import { BROKER, type Broker, type BrokerMessage, type TargetedMessage, type TopicMessage } from './broker.js';
 
 /**
@@ -43,14 +43,13 @@ export class LocalDeliveryService implements OnModuleInit {
     }
   }
 
-  private counted(namespace: NamespaceName, event: string, sent: number): number {
-    // mololink event names are publisher-chosen: one label for all keeps cardinality bounded.
-    if (sent > 0) this.metrics.framesOut.inc({ namespace, event: event.startsWith('mololink.') ? 'mololink.*' : event }, sent);
+  private counted(namespace: string, event: string, sent: number): number {
+    if (sent > 0) this.metrics.framesOut.inc({ namespace, event: eventLabel(namespace, event) }, sent);
     return sent;
   }
 
   /** Connections of a namespace that may receive its pushes: pending ones get session frames only. */
-  private *admitted(namespace: NamespaceName): Iterable<Connection> {
+  private *admitted(namespace: string): Iterable<Connection> {
     for (const connection of this.connections.inNamespace(namespace)) {
       if (connection.state !== 'pending') yield connection;
     }
@@ -103,4 +102,10 @@ export class OutboundFrame {
     }
     return sent;
   }
+}
+
+/** Targeted event names are publisher-chosen (`mololink.*`): one label for all keeps cardinality bounded. */
+function eventLabel(namespace: string, event: string): string {
+  const rule = namespaceByName(namespace)?.publish;
+  return rule?.to === 'targeted' ? rule.metricsLabel : event;
 }

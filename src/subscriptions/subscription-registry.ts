@@ -2,7 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
 import type { Connection } from '../connection/connection.js';
-import type { NamespaceName } from '../protocol/namespaces.js';
 import { KeyedSets } from '../common/keyed-sets.js';
 
 export type SubscribeResult = 'subscribed' | 'already' | 'limit';
@@ -23,15 +22,15 @@ export type LeaveHook = (connection: Connection, topic: string, reason: LeaveRea
  */
 @Injectable()
 export class SubscriptionRegistry {
-  private readonly topics = new Map<NamespaceName, KeyedSets<string, Connection>>();
-  private readonly leaveHooks = new Map<NamespaceName, LeaveHook>();
+  private readonly topics = new Map<string, KeyedSets<string, Connection>>();
+  private readonly leaveHooks = new Map<string, LeaveHook>();
   /** Connections with at least one topic. */
   private subscribedConnections = 0;
 
   constructor(@Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig) {}
 
   /** Registers the side effect of leaving a topic of `namespace` (one per namespace). */
-  onLeave(namespace: NamespaceName, hook: LeaveHook): void {
+  onLeave(namespace: string, hook: LeaveHook): void {
     if (this.leaveHooks.has(namespace)) throw new Error(`SubscriptionRegistry: a leave hook for ${namespace} exists`);
     this.leaveHooks.set(namespace, hook);
   }
@@ -70,7 +69,7 @@ export class SubscriptionRegistry {
     return own;
   }
 
-  subscribers(ns: NamespaceName, topic: string): Iterable<Connection> {
+  subscribers(ns: string, topic: string): Iterable<Connection> {
     return this.topics.get(ns)?.members(topic) ?? NONE;
   }
 
@@ -95,7 +94,7 @@ export class SubscriptionRegistry {
   }
 
   /** [subscriptions, topics] of one namespace. */
-  namespaceSizes(ns: NamespaceName): [number, number] {
+  namespaceSizes(ns: string): [number, number] {
     const nsTopics = this.topics.get(ns);
     return nsTopics ? [nsTopics.totalMembers(), nsTopics.size] : [0, 0];
   }

@@ -28,6 +28,7 @@ import {
 import { ConnectionLimiter } from '../../src/connection/connection-limiter.js';
 import { HandshakeRateLimiter } from '../../src/connection/handshake-rate-limiter.js';
 import { ROOM_PRESENCE_STORE, type RoomPresenceStore } from '../../src/subscriptions/room-presence.store.js';
+import { EchoGateway } from './echo-namespace.js';
 
 export interface HarnessConfig {
   readonly options: RealtimeOptions;
@@ -43,6 +44,8 @@ export interface HarnessConfig {
   readonly exposeGc?: boolean;
   /** Fault injection: the authorization provider throws for this topic (any namespace), so that handler fails unexpectedly. */
   readonly throwingTopic?: string;
+  /** Also serves the test-only namespace of `echo-namespace.ts` (/ws/echo-test). */
+  readonly echoNamespace?: boolean;
 }
 
 export type HarnessRequest =
@@ -137,7 +140,7 @@ async function main(): Promise<void> {
       useValue: { write: async (items: readonly ActivityItem[]) => void process.stdout.write(JSON.stringify({ activityBatch: items }) + '\n') },
     });
   }
-  const app: INestApplication = await bootstrapRealtimeApp({ env: {}, ...config.options }, { port: 0, host: '127.0.0.1' }, { overrides });
+  const app: INestApplication = await bootstrapRealtimeApp({ env: {}, ...config.options }, { port: 0, host: '127.0.0.1' }, { overrides, gateways: config.echoNamespace ? [EchoGateway] : [] });
   const address = app.getHttpServer().address() as { port: number };
   const publisher = app.get(RealtimePublisher);
   if (config.alertEvents) {
