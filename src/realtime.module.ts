@@ -22,9 +22,12 @@ import { HealthController } from './http/health.controller.js';
 import { MetricsController } from './http/metrics.controller.js';
 import { AlertMonitor } from './observability/alert-monitor.js';
 import { GatewayServers } from './observability/gateway-servers.js';
-import { MetricsSources } from './observability/metrics-sources.js';
+import { MetricsSources } from './metrics-sources.js';
+import { ALERT_SETTINGS, type AlertSettings, OBSERVABILITY_LOGGER } from './observability/ports.js';
+import { NAMESPACE_NAMES } from './protocol/namespaces.js';
 import { RealtimeMetrics } from './observability/realtime-metrics.js';
 import { SecurityAuditLog } from './observability/security-audit-log.js';
+import { SecurityEvents } from './observability/security-events.js';
 import { RealtimeApiController } from './http/realtime-api.controller.js';
 import { RealtimeLogger } from './logging/realtime-logger.js';
 import { BROKER } from './publishing/broker.js';
@@ -101,8 +104,19 @@ const SERVICES: Provider[] = [
   },
   { provide: REALTIME_AUTHORIZATION, useClass: DefaultRealtimeAuthorization },
   { provide: ACTIVITY_SINK, useClass: BroadcastActivitySink },
+  { provide: OBSERVABILITY_LOGGER, useExisting: RealtimeLogger },
+  {
+    provide: ALERT_SETTINGS,
+    inject: [REALTIME_CONFIG, ConnectionRegistry],
+    useFactory: (config: RealtimeConfig, connections: ConnectionRegistry): AlertSettings => ({
+      evalIntervalMs: config.alertEvalIntervalMs,
+      thresholds: NAMESPACE_NAMES.map((ns) => [ns, config.alertThresholds[ns]] as const),
+      connections: (ns) => connections.inNamespace(ns).size,
+    }),
+  },
   RealtimeMetrics,
   SecurityAuditLog,
+  SecurityEvents,
   AlertMonitor,
   GatewayServers,
   MetricsSources,

@@ -200,8 +200,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     const now = Date.now();
     if (!connection.ping(now)) {
       this.heartbeatTerminations += 1;
-      this.metrics.heartbeatTerminations.inc({ namespace: connection.namespace.name });
-      this.metrics.signal(connection.namespace.name, 'heartbeatTerminations');
+      this.metrics.countHeartbeatTermination(connection.namespace.name);
       this.logger.debug('heartbeat timeout, terminating', { connectionId: connection.id, namespace: connection.namespace.name });
       connection.terminate();
       return;

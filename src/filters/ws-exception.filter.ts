@@ -73,13 +73,11 @@ export class WsExceptionFilter implements ExceptionFilter {
       ...(error.code === ErrorCode.RATE_LIMITED ? { retryAfterMs: error.retryAfterMs ?? 1000 } : {}),
     };
     client.send(JSON.stringify(envelope));
-    this.metrics.errors.inc({ namespace, code: error.code });
-    this.metrics.signal(namespace, 'errors');
+    this.metrics.countError(namespace, error.code);
     const audited = AUDITED[error.code];
     if (audited) this.audit.record(audited, client.ipHash, { namespace, code: error.code, connectionId: client.id });
     if (error.code === ErrorCode.RATE_LIMITED) {
-      this.metrics.rateLimited.inc({ namespace });
-      this.metrics.signal(namespace, 'rateLimited');
+      this.metrics.countRateLimited(namespace);
     }
     if (error.closeCode !== undefined) {
       client.close(error.closeCode);

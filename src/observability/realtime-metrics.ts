@@ -38,10 +38,11 @@ export class RealtimeMetrics {
   readonly handshakeRejections = this.counter('handshake_rejections_total', 'Upgrades refused, by HTTP status', ['namespace', 'status']);
   readonly framesIn = this.counter('frames_in_total', 'Inbound frames, by event', ['namespace', 'event'], () => this.reportFrameCounts());
   readonly framesOut = this.counter('frames_out_total', 'Outbound frames, by event', ['namespace', 'event'], () => this.reportFrameCounts());
-  readonly errors = this.counter('errors_total', 'Error envelopes sent, by code', ['namespace', 'code']);
-  readonly rateLimited = this.counter('rate_limited_total', 'RATE_LIMITED answers', ['namespace']);
-  readonly authFailures = this.counter('auth_failures_total', 'Authentication failures, by internal reason', ['namespace', 'reason']);
-  readonly heartbeatTerminations = this.counter('heartbeat_terminations_total', 'Connections terminated for a missing pong', ['namespace']);
+  // The four figures alerts watch: counted only through the count* methods, which also feed the alert windows.
+  private readonly errors = this.counter('errors_total', 'Error envelopes sent, by code', ['namespace', 'code']);
+  private readonly rateLimited = this.counter('rate_limited_total', 'RATE_LIMITED answers', ['namespace']);
+  private readonly authFailures = this.counter('auth_failures_total', 'Authentication failures, by internal reason', ['namespace', 'reason']);
+  private readonly heartbeatTerminations = this.counter('heartbeat_terminations_total', 'Connections terminated for a missing pong', ['namespace']);
   readonly slowConsumerCloses = this.counter('slow_consumer_closes_total', 'Connections closed 4008 for a full outbound buffer', ['namespace']);
   readonly activityDropped = this.counter('activity_dropped_items_total', 'Activity items dropped (buffer full or sink failed)', []);
   readonly brokerPublishFailures = this.counter('broker_publish_failures_total', 'Publishes the broker could not carry to other nodes', []);
@@ -140,8 +141,32 @@ export class RealtimeMetrics {
     }
   }
 
-  /** Counts a windowed signal for alerting and its counter. */
-  signal(namespace: string, signal: WindowedSignal, now = Date.now()): void {
+  /** An error envelope sent. */
+  countError(namespace: string, code: string): void {
+    this.errors.inc({ namespace, code });
+    this.signal(namespace, 'errors');
+  }
+
+  /** A RATE_LIMITED answer. */
+  countRateLimited(namespace: string): void {
+    this.rateLimited.inc({ namespace });
+    this.signal(namespace, 'rateLimited');
+  }
+
+  /** A failed authentication; `reason` is for operators only (finding 19). */
+  countAuthFailure(namespace: string, reason: string): void {
+    this.authFailures.inc({ namespace, reason });
+    this.signal(namespace, 'authFailures');
+  }
+
+  /** A connection terminated for a missing pong. */
+  countHeartbeatTermination(namespace: string): void {
+    this.heartbeatTerminations.inc({ namespace });
+    this.signal(namespace, 'heartbeatTerminations');
+  }
+
+  /** The alert window of a signal (its counter is moved by the count* method that calls this). */
+  private signal(namespace: string, signal: WindowedSignal, now = Date.now()): void {
     const key = `${namespace}\u0000${signal}`;
     let window = this.windows.get(key);
     if (!window) {

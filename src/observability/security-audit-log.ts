@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LruMap } from '../common/lru-map.js';
 import { TokenBucket } from '../common/token-bucket.js';
-import { type LogFields, RealtimeLogger } from '../logging/realtime-logger.js';
+import { type AuditFields, OBSERVABILITY_LOGGER, type ObservabilityLogger } from './ports.js';
 import { SlidingWindowCounter } from './sliding-window-counter.js';
+
+export type { AuditFields };
 
 export type AuditEventKind =
   | 'auth_failure'
@@ -51,19 +53,19 @@ interface SourceState {
  */
 @Injectable()
 export class SecurityAuditLog {
-  private readonly audit: RealtimeLogger;
+  private readonly audit: ObservabilityLogger;
   private readonly sources = new LruMap<string, SourceState>(TRACKED_SOURCES);
   private readonly lines = new TokenBucket(LINES_PER_SEC, LINES_BURST, Date.now());
   private readonly summaries = new TokenBucket(SUMMARIES_PER_SEC, SUMMARIES_BURST, Date.now());
   private suppressed = 0;
   private summariesSent = 0;
 
-  constructor(@Inject(RealtimeLogger) logger: RealtimeLogger) {
+  constructor(@Inject(OBSERVABILITY_LOGGER) logger: ObservabilityLogger) {
     this.audit = logger.child({ logger: 'security-audit' });
   }
 
   /** `ipHash` is the keyed hash from RealtimeLogger.hashIp, never a raw address. */
-  record(kind: AuditEventKind, ipHash: string | undefined, fields: LogFields = {}, now = Date.now()): void {
+  record(kind: AuditEventKind, ipHash: string | undefined, fields: AuditFields = {}, now = Date.now()): void {
     if (this.lines.take(now) === 0) {
       const suppressed = this.suppressed;
       this.suppressed = 0;

@@ -6,8 +6,7 @@ import type { Connection } from '../connection/connection.js';
 import { ConnectionLifecycle } from '../connection/connection-lifecycle.js';
 import { ConnectionLimiter } from '../connection/connection-limiter.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
-import { RealtimeMetrics } from '../observability/realtime-metrics.js';
-import { SecurityAuditLog } from '../observability/security-audit-log.js';
+import { SecurityEvents } from '../observability/security-events.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { SessionEvent } from '../protocol/events.js';
 import { IDENTITY_REFRESH_LISTENERS, type IdentityRefreshListener } from './identity-refresh.listener.js';
@@ -28,8 +27,7 @@ export class SessionAuthService {
     @Inject(TokenVerifier) private readonly verifier: TokenVerifier,
     @Inject(ConnectionLifecycle) private readonly lifecycle: ConnectionLifecycle,
     @Inject(ConnectionLimiter) private readonly limiter: ConnectionLimiter,
-    @Inject(RealtimeMetrics) private readonly metrics: RealtimeMetrics,
-    @Inject(SecurityAuditLog) private readonly audit: SecurityAuditLog,
+    @Inject(SecurityEvents) private readonly security: SecurityEvents,
     @Inject(IDENTITY_REFRESH_LISTENERS) private readonly refreshListeners: readonly IdentityRefreshListener[],
   ) {}
 
@@ -87,9 +85,6 @@ export class SessionAuthService {
   /** The reason is for operators only; the client always gets the same UNAUTHORIZED. */
   private recordFailure(connection: Connection, reason: string): void {
     
-    const namespace = connection.namespace.name;
-    this.metrics.authFailures.inc({ namespace, reason });
-    this.metrics.signal(namespace, 'authFailures');
-    this.audit.record('auth_failure', connection.ipHash, { namespace, reason, connectionId: connection.id, inBand: true });
+    this.security.authFailure(reason, { namespace: connection.namespace.name, ipHash: connection.ipHash, fields: { connectionId: connection.id, inBand: true } });
   }
 }
