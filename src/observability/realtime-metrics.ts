@@ -143,26 +143,28 @@ export class RealtimeMetrics {
 
   /** An error envelope sent. */
   countError(namespace: string, code: string): void {
-    this.errors.inc({ namespace, code });
-    this.signal(namespace, 'errors');
+    this.countWatched(this.errors, { namespace, code }, 'errors');
   }
 
   /** A RATE_LIMITED answer. */
   countRateLimited(namespace: string): void {
-    this.rateLimited.inc({ namespace });
-    this.signal(namespace, 'rateLimited');
+    this.countWatched(this.rateLimited, { namespace }, 'rateLimited');
   }
 
   /** A failed authentication; `reason` is for operators only (finding 19). */
   countAuthFailure(namespace: string, reason: string): void {
-    this.authFailures.inc({ namespace, reason });
-    this.signal(namespace, 'authFailures');
+    this.countWatched(this.authFailures, { namespace, reason }, 'authFailures');
   }
 
   /** A connection terminated for a missing pong. */
   countHeartbeatTermination(namespace: string): void {
-    this.heartbeatTerminations.inc({ namespace });
-    this.signal(namespace, 'heartbeatTerminations');
+    this.countWatched(this.heartbeatTerminations, { namespace }, 'heartbeatTerminations');
+  }
+
+  /** A watched figure moves its counter and its alert window together. */
+  private countWatched<L extends string>(counter: Counter<L>, labels: Partial<Record<L, string>> & { namespace: string }, signal: WindowedSignal): void {
+    counter.inc(labels);
+    this.signal(labels.namespace, signal);
   }
 
   /** The alert window of a signal (its counter is moved by the count* method that calls this). */
