@@ -18,6 +18,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { GATEWAY_METADATA, GATEWAY_OPTIONS, MESSAGE_MAPPING_METADATA, MESSAGE_METADATA } from '@nestjs/websockets/constants.js';
 import { getMetadataStorage } from 'class-validator';
 import { BroadcastActivitySink } from '../../src/activity/broadcast-activity.sink.js';
+import { MAX_MESSAGE_SIZE_KEY } from '../../src/decorators/max-message-size.decorator.js';
 import { DisconnectDto, PublishDto, RevokeDto } from '../../src/http/dto/publish.dto.js';
 import type { BrokerMessage } from '../../src/publishing/broker.js';
 import { RealtimePublisher } from '../../src/publishing/realtime-publisher.js';
@@ -34,9 +35,15 @@ export interface DtoShape {
   readonly fields: Record<string, { required: boolean; rules: Record<string, unknown[]> }>;
 }
 
-/** Per WebSocket path: client events with the DTO of their `data`, server events with the `data` seen. */
+/** A client event: the DTO of its `data` and its own frame cap in bytes (PAYLOAD_TOO_LARGE above it). */
+export interface ClientEvent {
+  readonly dto: DtoShape | null;
+  readonly maxFrameBytes: number | null;
+}
+
+/** Per WebSocket path: client events, and server events with the `data` seen. */
 export interface PathEvents {
-  readonly client: Record<string, DtoShape | null>;
+  readonly client: Record<string, ClientEvent>;
   readonly server: Record<string, Record<string, unknown>[]>;
 }
 
@@ -63,6 +70,7 @@ export interface GatewayHandler {
   readonly event: string;
   readonly method: string;
   readonly dto: Class | undefined;
+  readonly maxFrameBytes: number | undefined;
 }
 
 const GATEWAY_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'gateways');
@@ -91,7 +99,8 @@ export function handlersOf(gateway: new (...args: unknown[]) => object): Gateway
       seen.add(method);
       const params = (Reflect.getMetadata('design:paramtypes', proto, method) ?? []) as Class[];
       const dto = [...params].reverse().find((p) => typeof p === 'function' && p !== Object);
-      handlers.push({ gateway, path, event: Reflect.getMetadata(MESSAGE_METADATA, fn) as string, method, dto });
+      const maxFrameBytes = Reflect.getMetadata(MAX_MESSAGE_SIZE_KEY, fn) as number | undefined;
+      handlers.push({ gateway, path, event: Reflect.getMetadata(MESSAGE_METADATA, fn) as string, method, dto, maxFrameBytes });
     }
   }
   return handlers;
@@ -139,14 +148,14 @@ export async function probeProtocol(): Promise<ProtocolTables> {
   const body = { token: 't', trackingId: 'T-1', projectId: 'P-1', roomId: 'R-1', commodityId: 1, text: 'probe', data: {}, type: 'probe' };
   const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-  const tables = new Map<string, { client: Map<string, Class | undefined>; server: Map<string, Record<string, unknown>[]> }>();
+  const tables = new Map<string, { client: Map<string, GatewayHandler>; server: Map<string, Record<string, unknown>[]> }>();
   const services: NamespaceSubscriptions[] = [];
   const sessionAuth = new SessionAuthService(...([world, world, world, world, world, []] as unknown as ConstructorParameters<typeof SessionAuthService>));
   for (const gateway of await gatewayClasses()) {
     const handlers = handlersOf(gateway);
     const path = handlers[0]?.path ?? (Reflect.getMetadata(GATEWAY_OPTIONS, gateway) as { path: string }).path;
     const ns = (Object.keys(NAMESPACES) as NamespaceName[]).find((name) => NAMESPACES[name].path === path)!;
-    tables.set(path, { client: new Map(handlers.map((h) => [h.event, h.dto])), server: new Map() });
+    tables.set(path, { client: new Map(handlers.map((h) => [h.event, h])), server: new Map() });
     const deps = ((Reflect.getMetadata('design:paramtypes', gateway) ?? []) as Class[]).map((type) => {
       if (type === SessionAuthService) return sessionAuth;
       if (typeof type === 'function' && type.prototype instanceof NamespaceSubscriptions) {
@@ -202,7 +211,9 @@ export async function probeProtocol(): Promise<ProtocolTables> {
   const paths: Record<string, PathEvents> = {};
   for (const [path, { client, server }] of tables) {
     paths[path] = {
-      client: Object.fromEntries([...client].map(([event, dto]) => [event, dto ? describeDto(dto) : null])),
+      client: Object.fromEntries(
+        [...client].map(([event, h]) => [event, { dto: h.dto ? describeDto(h.dto) : null, maxFrameBytes: h.maxFrameBytes ?? null }]),
+      ),
       server: Object.fromEntries(server),
     };
   }

@@ -64,6 +64,8 @@ function parseDocument(text: string): { diagnostics: Diagnostic[]; json: Json | 
 /** What the document says per path: client events (receive) and server events (send + replies), by event name. */
 interface DocEvents {
   readonly client: Map<string, Schema>;
+  /** `x-max-frame-bytes` of each client event. */
+  readonly frameCaps: Map<string, number | undefined>;
   readonly server: Map<string, Schema>;
   /** Server events named by pattern (`mololink.*`), with their `data` schema. */
   readonly serverPatterns: { pattern: RegExp; data: Schema }[];
@@ -88,7 +90,7 @@ function documentEvents(doc: Json): Map<string, DocEvents> {
   for (const channel of Object.values(channels)) {
     const messages = Object.values(channel.messages as Record<string, Json>);
     const used = new Set<string>();
-    const entry: DocEvents = { client: new Map(), server: new Map(), serverPatterns: [], unused: [] };
+    const entry: DocEvents = { client: new Map(), frameCaps: new Map(), server: new Map(), serverPatterns: [], unused: [] };
     // The parsed document crosses a process boundary as JSON: compare by address and by content, not identity.
     for (const operation of operations.filter((o) => (o.channel as Json).address === channel.address)) {
       const reply = (operation.reply as Json | undefined)?.messages as Json[] | undefined;
@@ -102,6 +104,7 @@ function documentEvents(doc: Json): Map<string, DocEvents> {
           const { name, pattern, data, envelope } = eventOf(message);
           if (pattern) entry.serverPatterns.push({ pattern, data });
           else entry[side].set(name!, name === 'error' ? envelope : data);
+          if (side === 'client') entry.frameCaps.set(name!, message['x-max-frame-bytes'] as number | undefined);
         }
       }
     }
@@ -201,11 +204,13 @@ describe('docs/asyncapi.yaml', () => {
     }
   });
 
-  it("describes each client event's data as its DTO does: fields, required fields, patterns, lengths, ranges, no unknown fields", () => {
+  it("describes each client event's data as its DTO does (fields, required fields, patterns, lengths, ranges, no unknown fields) and its frame cap", () => {
     const problems: string[] = [];
     for (const [path, events] of code) {
-      for (const [event, dto] of Object.entries(events.client)) {
+      for (const [event, { dto, maxFrameBytes }] of Object.entries(events.client)) {
         const schema = doc.get(path)?.client.get(event);
+        const cap = doc.get(path)?.frameCaps.get(event);
+        if (cap !== (maxFrameBytes ?? undefined)) problems.push(`${path} ${event}: x-max-frame-bytes is ${cap} in the document, ${maxFrameBytes} in the code`);
         if (!dto || !schema) {
           problems.push(`${path} ${event}: ${dto ? 'no schema' : 'no DTO found on the handler'}`);
           continue;
