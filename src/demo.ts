@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { JwtService } from '@nestjs/jwt';
 import { bootstrapRealtimeApp } from './bootstrap.js';
+import { demoPageOrigins, startDemoPage } from './demo-page.js';
 import { RealtimePublisher } from './publishing/realtime-publisher.js';
 
 /**
@@ -17,7 +18,10 @@ async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST ?? '127.0.0.1';
   const apiKey = randomBytes(24).toString('base64url');
-  const app = await bootstrapRealtimeApp({ env: {}, jwt: { secret }, apiKey, logLevel: 'info' }, { port, host });
+  // The browser page (docs/client.md) is served on the next port; its origin is allowed.
+  const pagePort = Number(process.env.DEMO_PAGE_PORT ?? port + 1);
+  const app = await bootstrapRealtimeApp({ env: {}, jwt: { secret }, apiKey, logLevel: 'info', allowedOrigins: demoPageOrigins(host, pagePort) }, { port, host });
+  const page = await startDemoPage({ host, port: pagePort, realtimeUrl: `ws://${host}:${port}` });
   const jwt = new JwtService({ secret });
   const hour = { algorithm: 'HS256' as const, expiresIn: 3600 };
   const userToken = jwt.sign({ sub: 'demo-user', name: 'Demo User', projects: ['PRJ-1'] }, hour);
@@ -41,6 +45,7 @@ async function main(): Promise<void> {
     'Publish over HTTP:',
     `  curl -s -X POST http://${host}:${port}/realtime/publish -H 'X-Api-Key: ${apiKey}' -H 'Content-Type: application/json' -d '{"namespace":"main","data":{"text":"hello"}}'`,
     `Health: curl -s http://${host}:${port}/health/ready`,
+    `Browser page (paste the user token): ${page.url}`,
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
@@ -51,6 +56,8 @@ async function main(): Promise<void> {
     const status = STATUSES[step % STATUSES.length]!;
     step += 1;
     void publisher.trackingUpdate(DEMO_TRACKING_ID, { status, sequence: step, at: new Date().toISOString() });
+    // The demo user's notifications, for the browser page.
+    if (step % 3 === 0) void publisher.notify(['demo-user'], { text: `Shipment ${DEMO_TRACKING_ID} is ${status}`, at: new Date().toISOString() });
   }, UPDATE_EVERY_MS).unref();
 }
 
