@@ -58,7 +58,7 @@ export interface RealtimeClientOptions<P extends NamespacePath> {
   readonly requestTimeoutMs?: number;
   /** Requests waiting for an answer or a connection, at most; default 256. */
   readonly maxPendingRequests?: number;
-  /** How often an idempotent request answered `RATE_LIMITED` is retried; default 3. */
+  /** How often an idempotent request answered `RATE_LIMITED` is retried; default 5. */
   readonly rateLimitRetries?: number;
   readonly backoff?: Partial<BackoffOptions>;
   /** Source of randomness for the jitter (tests pin it). */
@@ -499,13 +499,15 @@ export class RealtimeClient<P extends NamespacePath> {
       this.emit('error', error);
       return;
     }
-    if (error.code === 'RATE_LIMITED' && request.idempotent && request.retries < (this.options.rateLimitRetries ?? 3)) {
+    if (error.code === 'RATE_LIMITED' && request.idempotent && request.retries < (this.options.rateLimitRetries ?? 5)) {
       request.retries += 1;
       request.sent = false;
+      // Never before retryAfterMs; spread over up to twice that, so a burst does not come back as one.
+      const waitMs = Math.ceil((error.retryAfterMs ?? 1000) * (1 + this.random()));
       request.retryTimer = setTimeout(() => {
         request.retryTimer = undefined;
         if (this.pending.get(id!) === request) this.flush(request.internal);
-      }, error.retryAfterMs ?? 1000);
+      }, waitMs);
       return;
     }
     this.settle(id!);
