@@ -106,6 +106,22 @@ describe('requests and subscriptions', () => {
   });
 });
 
+test('without an injected implementation: the global WebSocket (Node ≥ 22, browsers), or a clear CONNECT_FAILED (Node 20)', async () => {
+  const global = new RealtimeClient({ url: `ws://127.0.0.1:${server.port}`, path: '/ws/main' });
+  clients.push(global as unknown as RealtimeClient<NamespacePath>);
+  if (typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'function') {
+    expect(await global.connect()).toMatchObject({ namespace: 'main' });
+    expect(typeof (await global.request('ping')).timestamp).toBe('string');
+  } else {
+    const errors = record(global, 'error');
+    const failed = await rejection(global.connect());
+    expect(failed.code).toBe('CONNECT_FAILED');
+    expect(failed.message).toMatch(/options\.WebSocket/);
+    expect(errors.map((e) => e.code)).toEqual(['CONNECT_FAILED']);
+    expect(global.state).toBe('closed');
+  }
+});
+
 describe('typed errors', () => {
   test('every error code the server can send reaches the caller as a RealtimeError', async () => {
     const anon = client('/ws/tracking');
