@@ -302,7 +302,8 @@ export class RealtimeClient<P extends NamespacePath> {
     const unsubscribe = async (): Promise<void> => {
       if (this.subscriptions.get(key) !== record) return;
       this.forget(key);
-      if (kind.unsubscribe !== undefined && this.stateValue !== 'closed') {
+      // Not ready: the server lost it with the connection, and it will not be restored.
+      if (kind.unsubscribe !== undefined && this.stateValue === 'ready') {
         const undo = kind.key === undefined ? {} : { [kind.key]: data[kind.key] };
         await this.enqueue(kind.unsubscribe, undo, { idempotent: true }, false, false);
       }
