@@ -256,23 +256,49 @@ describe('reconnect policy by close code', () => {
     await eventually(() => got.length === 1);
   });
 
-  test('4400 (too many invalid frames): no reconnect; closed and error say why; pending requests fail', async () => {
+  test('4400 (too many invalid frames): no reconnect; closed and error say why; later requests fail CLOSED', async () => {
     const c = client('/ws/tracking', { headers: bearerHeaders(token({ sub: 'u4400' })) });
     await c.connect();
     const connecting = record(c, 'connecting');
     const closed = record(c, 'closed');
     const errors = record(c, 'error');
-    const stuck = (c.request as (e: string, d: unknown, o: unknown) => Promise<unknown>)('activity.report', {}, { timeoutMs: 5000 });
     for (let i = 0; i < MAX_INVALID_FRAMES; i += 1) c.sendRaw('x');
     await eventually(() => closed.length === 1);
     expect(closed[0]).toEqual({ code: 4400, reason: 'too many invalid frames' });
     expect(c.state).toBe('closed');
     expect(errors.map((e) => e.code)).toContain('CLOSED');
     expect(errors.find((e) => e.code === 'CLOSED')!.closeCode).toBe(4400);
-    const failed = await rejection(stuck);
-    expect(['CLOSED', 'DISCONNECTED', 'UNKNOWN_EVENT']).toContain(failed.code);
+    expect((await rejection(c.request('ping'))).code).toBe('CLOSED');
     await sleep(300);
     expect(connecting).toHaveLength(0);
+  });
+
+  test('4429 (sustained rate-limit abuse): a longer pause, then it reconnects', async () => {
+    const c = client('/ws/tracking', { backoff: { ...FAST, rateLimitPauseMs: 400 } });
+    await c.connect();
+    const drops = record(c, 'disconnected');
+    const connected = record(c, 'connected');
+    // Anonymous: bursts of 10, and the 10th RATE_LIMITED within a minute closes with 4429.
+    const flood = await Promise.allSettled(Array.from({ length: 25 }, () => c.request('ping', {}, { timeoutMs: 3000 })));
+    expect(flood.some((r) => r.status === 'rejected')).toBe(true);
+    await eventually(() => drops.length === 1);
+    expect(drops[0]).toMatchObject({ code: 4429, action: 'pause', willReconnect: true });
+    expect(drops[0]!.delayMs).toBeGreaterThanOrEqual(400);
+    await eventually(() => connected.length === 1, 5000);
+    await c.request('ping');
+  });
+
+  test('1009 (frame over WS_MAX_PAYLOAD_BYTES): no reconnect', async () => {
+    const c = client('/ws/tracking');
+    await c.connect();
+    const closed = record(c, 'closed');
+    const connecting = record(c, 'connecting');
+    const oversized = await rejection(c.request('tracking.subscribe', { trackingId: 'x'.repeat(70_000) }));
+    expect(oversized).toMatchObject({ code: 'DISCONNECTED', closeCode: 1009 });
+    expect(closed).toEqual([{ code: 1009, reason: expect.any(String) }]);
+    await sleep(200);
+    expect(connecting).toHaveLength(0);
+    expect(c.state).toBe('closed');
   });
 
   test('4001: the token is refreshed on auth.expiring before expiry; without getToken the server closes 4001 and the client stops', async () => {
