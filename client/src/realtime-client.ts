@@ -36,7 +36,6 @@ export interface WebSocketLike {
 }
 
 /** A WebSocket constructor: `globalThis.WebSocket` in browsers and Node ≥ 22, or `ws`'s default export. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type WebSocketImplementation = new (url: string, protocols?: string | string[], options?: any) => unknown;
 
 export interface RealtimeClientOptions<P extends NamespacePath> {
