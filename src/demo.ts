@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { JwtService } from '@nestjs/jwt';
 import { WebSocket } from 'ws';
 import { bootstrapRealtimeApp } from './bootstrap.js';
+import { demoPageOrigins, startDemoPage } from './demo-page.js';
 import { RealtimePublisher } from './publishing/realtime-publisher.js';
 
 /**
@@ -50,8 +51,12 @@ async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST ?? '127.0.0.1';
   const apiKey = randomBytes(24).toString('base64url');
+  // The browser page (docs/client.md) is served on its own port (the next one, or any free one
+  // with PORT=0); its origin is allowed. It learns the realtime port once that is bound.
+  let realtimeUrl = '';
+  const page = await startDemoPage({ host, port: Number(process.env.DEMO_PAGE_PORT ?? (port === 0 ? 0 : port + 1)), realtimeUrl: () => realtimeUrl });
   const app = await bootstrapRealtimeApp(
-    { env: {}, jwt: { secret }, apiKey, logLevel: 'info', activityFlushIntervalMs: DEMO_ACTIVITY_FLUSH_MS },
+    { env: {}, jwt: { secret }, apiKey, logLevel: 'info', activityFlushIntervalMs: DEMO_ACTIVITY_FLUSH_MS, allowedOrigins: demoPageOrigins(host, page.port) },
     { port, host },
   );
   const jwt = new JwtService({ secret });
@@ -61,6 +66,7 @@ async function main(): Promise<void> {
   // The port actually bound, so PORT=0 (any free port) prints usable lines too.
   const bound = (app.getHttpServer().address() as AddressInfo).port;
   const base = `ws://${host}:${bound}`;
+  realtimeUrl = base;
   const http = `http://${host}:${bound}`;
   const publish = (body: object) =>
     `curl -s -X POST ${http}/realtime/publish -H ${sh(`X-Api-Key: ${apiKey}`)} -H 'Content-Type: application/json' -d ${sh(JSON.stringify(body))}`;
@@ -86,6 +92,7 @@ async function main(): Promise<void> {
     '   and a notification to the user watched in 2:',
     `   ${publish({ namespace: 'notifications', userIds: ['demo-user'], data: { title: 'Hello from curl' } })}`,
     `Health: curl -s ${http}/health/ready`,
+    `4. Or open the browser page (paste the user token): ${page.url}`,
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
@@ -97,6 +104,8 @@ async function main(): Promise<void> {
     const status = STATUSES[step % STATUSES.length]!;
     step += 1;
     void publisher.trackingUpdate(DEMO_TRACKING_ID, { status, sequence: step, at: new Date().toISOString() });
+    // The demo user's notifications, for the browser page.
+    if (step % 3 === 0) void publisher.notify(['demo-user'], { text: `Shipment ${DEMO_TRACKING_ID} is ${status}`, at: new Date().toISOString() });
   }, UPDATE_EVERY_MS).unref();
 }
 

@@ -75,6 +75,14 @@ test('the printed lines are self-contained: wscat via npx, absolute URLs, no rep
   expect(printed).not.toMatch(/require\(|node -e|dist\//);
 });
 
+test('the printed browser page is served and points at the realtime server it was printed with', async () => {
+  const pageUrl = /open the browser page \(paste the user token\): (\S+)/.exec(printed)?.[1];
+  expect(pageUrl).toBeDefined();
+  const html = await (await fetch(pageUrl!)).text();
+  expect(html).toContain(new URL(wscatLines()[0]!.url).origin);
+  expect((await fetch(new URL('/realtime-client.browser.js', pageUrl)).then((r) => r.status))).toBe(200);
+});
+
 test('watching DEMO-1 shows the simulated updates and the printed curl publish', async () => {
   const tracking = await follow(wscatLines()[0]!);
   expect((await tracking.next('tracking.update', 8000)).data).toMatchObject({ trackingId: 'DEMO-1', status: expect.any(String) });
@@ -86,7 +94,8 @@ test('watching DEMO-1 shows the simulated updates and the printed curl publish',
 test('the printed notification publish reaches the printed notifications client', async () => {
   const notifications = await follow(wscatLines()[1]!);
   await curl(1);
-  expect((await notifications.next('notification')).data).toEqual({ title: 'Hello from curl' });
+  // The demo also notifies demo-user on its own every few seconds; the curl one must arrive as sent.
+  expect((await notifications.next((f) => f.event === 'notification' && f.data?.title !== undefined)).data).toEqual({ title: 'Hello from curl' });
   notifications.close();
 });
 
