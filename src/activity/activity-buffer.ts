@@ -5,6 +5,9 @@ import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { RealtimeMetrics } from '../observability/realtime-metrics.js';
 import { ACTIVITY_SINK, type ActivityItem, type ActivitySink } from './activity-sink.js';
 
+/** A user's share of one flush: ACTIVITY_BUFFER_MAX / 10 (at least one item). */
+const USER_SHARE_DIVISOR = 10;
+
 export interface ActivityBufferStats {
   readonly buffered: number;
   readonly flushed: number;
@@ -16,10 +19,16 @@ export interface ActivityBufferStats {
  * or every ACTIVITY_FLUSH_INTERVAL_MS, whichever first, and on shutdown. It never holds
  * more than its cap: while the sink is busy and the buffer is full, new items are dropped
  * and counted, as are the items of a batch the sink failed.
+ *
+ * One user's reports take at most a tenth of the cap per flush (docs/protocol.md §11), so
+ * one account cannot crowd everyone else out of the feed; the rest are dropped and counted.
  */
 @Injectable()
 export class ActivityBuffer implements OnApplicationShutdown {
   private items: ActivityItem[] = [];
+  /** Items of each user in `items`; at most `items.length` entries, cleared with it. */
+  private perUser = new Map<string, number>();
+  private readonly userShare: number;
   private inFlight: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
   private flushed = 0;
@@ -31,16 +40,19 @@ export class ActivityBuffer implements OnApplicationShutdown {
     @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
     @Inject(RealtimeMetrics) private readonly metrics: RealtimeMetrics,
   ) {
+    this.userShare = Math.max(1, Math.floor(config.activityBufferMax / USER_SHARE_DIVISOR));
     this.timer = setInterval(() => void this.flush(), config.activityFlushIntervalMs);
     this.timer.unref();
   }
 
   add(item: ActivityItem): void {
-    if (this.items.length >= this.config.activityBufferMax) {
+    const taken = this.perUser.get(item.userId) ?? 0;
+    if (this.items.length >= this.config.activityBufferMax || taken >= this.userShare) {
       this.dropped += 1;
       this.metrics.activityDropped.inc();
       return;
     }
+    this.perUser.set(item.userId, taken + 1);
     this.items.push(item);
     if (this.items.length >= this.config.activityBufferMax && !this.inFlight) void this.flush();
   }
@@ -51,6 +63,7 @@ export class ActivityBuffer implements OnApplicationShutdown {
     if (this.items.length === 0) return;
     const batch = this.items;
     this.items = [];
+    this.perUser.clear();
     this.inFlight = this.write(batch);
     try {
       await this.inFlight;

@@ -78,12 +78,12 @@ export class HandshakeService {
 
     const credentials = extractCredentials(request, url, this.config.authCookieName, this.config.allowQueryToken);
     if (credentials.queryTokenPresent) {
-      // Never log the token itself (findings 2, 25).
-      if (credentials.source === 'query') {
-        this.logger.warn('token accepted from query string (ALLOW_QUERY_TOKEN=true); move it to a header or cookie', { namespace: namespace.name });
-      } else {
-        this.logger.warn('deprecated token query parameter ignored', { namespace: namespace.name, ip: this.logger.hashIp(ip) });
-      }
+      // Never log the token itself (findings 2, 25); through the audit budgets like every audit line.
+      const accepted = credentials.source === 'query';
+      this.audit.record(accepted ? 'query_token_accepted' : 'deprecated_query_token', this.logger.hashIp(ip), {
+        namespace: namespace.name,
+        hint: accepted ? 'token accepted from the query string (ALLOW_QUERY_TOKEN=true); move it to a header or cookie' : 'token query parameter ignored',
+      });
     }
 
     let identity: Identity | undefined;

@@ -38,6 +38,32 @@ export function scrubSecrets(text: string): string {
   return out;
 }
 
+/** Bytes of log lines waiting for stdout at most; past it lines are dropped, not queued without bound. */
+const MAX_PENDING_LOG_BYTES = 8 * 1024 * 1024;
+/** Destinations flushed synchronously when the process exits, so no last line is lost. */
+const pendingAtExit = new Set<ReturnType<typeof pino.destination>>();
+
+/**
+ * Stdout written asynchronously: a flood of log lines costs the event loop a buffer copy,
+ * not a blocking write each. Whatever is still queued is written when the process exits.
+ */
+function asyncStdout(): DestinationStream {
+  const stream = pino.destination({ fd: 1, sync: false, maxLength: MAX_PENDING_LOG_BYTES });
+  if (pendingAtExit.size === 0) {
+    process.once('exit', () => {
+      for (const pending of pendingAtExit) {
+        try {
+          pending.flushSync();
+        } catch {
+          // Nothing more can be done for a log line at exit.
+        }
+      }
+    });
+  }
+  pendingAtExit.add(stream);
+  return stream;
+}
+
 /**
  * JSON-lines logger of the realtime layer on pino (finding 25): levels from LOG_LEVEL,
  * credentials redacted by field name and scrubbed from free text, client IPs only as a
@@ -60,7 +86,7 @@ export class RealtimeLogger {
         formatters: { level: (label) => ({ level: label }) },
         redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       },
-      destination ?? pino.destination({ fd: 1, sync: true }),
+      destination ?? asyncStdout(),
     );
     return new RealtimeLogger(logger, randomBytes(32));
   }

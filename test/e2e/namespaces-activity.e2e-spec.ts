@@ -106,14 +106,14 @@ describe('default sink: live feed for admins (activityBufferMax 5)', () => {
   test(`finding 11: size-triggered flush: the ${MAX}th report flushes exactly ${MAX} items, without any explicit flush`, async () => {
     const admin = await pool.open('/ws/activity', { sub: 'adm', roles: ['admin'] });
     await reply(admin, 'activity.subscribe', {});
-    const u = await pool.open('/ws/activity', { sub: 'u1' });
+    // One reporter per item: a user's share of a flush is a tenth of the cap (§11), here one item.
+    const reporters = await Promise.all(Array.from({ length: MAX }, (_, i) => pool.open('/ws/activity', { sub: `u${i}` })));
     const flushedBefore = (await server.stats()).activity.flushed;
-    for (let i = 0; i < MAX - 1; i++) report(u, { type: 'step', target: `t${i}` });
-    await reply(u, 'ping', {});
+    for (let i = 0; i < MAX - 1; i++) await sendAndSettle(reporters[i]!, 'activity.report', { type: 'step', target: `t${i}` });
     expect(await framesAfter(admin, (f) => f.event === 'activity.batch', 200)).toEqual([]);
     expect((await server.stats()).activity.buffered).toBe(MAX - 1);
 
-    report(u, { type: 'step', target: `t${MAX - 1}` });
+    report(reporters[MAX - 1]!, { type: 'step', target: `t${MAX - 1}` });
     const batch = await seen(admin, 'activity.batch');
     const items = batch.data?.items as ActivityItem[];
     expect(items).toHaveLength(MAX);
@@ -123,10 +123,32 @@ describe('default sink: live feed for admins (activityBufferMax 5)', () => {
     expect(stats.flushed - flushedBefore).toBe(MAX);
 
     // The next MAX reports make a second batch of exactly MAX.
-    for (let i = 0; i < MAX; i++) report(u, { type: 'again', target: `s${i}` });
+    for (let i = 0; i < MAX; i++) await sendAndSettle(reporters[i]!, 'activity.report', { type: 'again', target: `s${i}` });
     await eventually(() => admin.all('activity.batch').length === 2);
     expect(batches(admin).map((b) => b.length)).toEqual([MAX, MAX]);
     expect(batches(admin)[1]!.map((i) => i.target)).toEqual(Array.from({ length: MAX }, (_, i) => `s${i}`));
+  });
+
+  test('R2: one user takes at most a tenth of the buffer per flush (here 1 of 5); the rest is dropped and counted, other users still get in', async () => {
+    const admin = await pool.open('/ws/activity', { sub: 'adm', roles: ['admin'] });
+    await reply(admin, 'activity.subscribe', {});
+    const greedy = await pool.open('/ws/activity', { sub: 'greedy' });
+    const other = await pool.open('/ws/activity', { sub: 'other' });
+    const before = (await server.stats()).activity;
+    for (let i = 0; i < 4; i++) report(greedy, { type: 'mine', target: `g${i}` });
+    await sendAndSettle(other, 'activity.report', { type: 'yours' });
+    await reply(greedy, 'ping', {});
+    const after = (await server.stats()).activity;
+    expect(after.buffered).toBe(2);
+    expect(after.dropped - before.dropped).toBe(3);
+    await server.request({ cmd: 'flushActivity' });
+    expect(((await seen(admin, 'activity.batch')).data?.items as ActivityItem[]).map((i) => [i.userId, i.type])).toEqual([
+      ['greedy', 'mine'],
+      ['other', 'yours'],
+    ]);
+    // The share is per flush: after the flush the same user gets in again.
+    await sendAndSettle(greedy, 'activity.report', { type: 'next' });
+    expect((await server.stats()).activity.buffered).toBe(1);
   });
 
   test('every admin subscriber gets each batch once; reporters from several users keep their own userId', async () => {
@@ -158,6 +180,7 @@ describe('default sink: live feed for admins (activityBufferMax 5)', () => {
     ['a bad type', { type: 'has space' }],
     ['a type over 64 chars', { type: 't'.repeat(65) }],
     ['a non-object metadata', { type: 'click', metadata: 'x' }],
+    ['R2: metadata over 1024 bytes as JSON', { type: 'click', metadata: { blob: 'm'.repeat(1024 - '{"blob":""}'.length + 1) } }],
     ['a target with a control char', { type: 'click', target: 'a\u0007b' }],
   ])('finding 6: activity.report with %s → VALIDATION_FAILED and nothing buffered', async (_l, data) => {
     const u = await pool.open('/ws/activity', { sub: 'u1' });
@@ -213,6 +236,74 @@ describe('default sink: live feed for admins (activityBufferMax 5)', () => {
     admin.socket.terminate();
     await eventually(async () => (await server.stats()).subscriptions.connections === 0);
     expect((await server.stats()).subscriptions).toEqual({ topics: 0, subscriptions: 0, connections: 0 });
+  });
+});
+
+describe('R2: an activity flood cannot close the admins (default ACTIVITY_BUFFER_MAX 500, WS_MAX_BUFFERED_BYTES 1 MiB)', () => {
+  let server: ServerHandle;
+  const pool = new ClientPool(() => server);
+  beforeAll(async () => {
+    server = await startServer({ options: { ...FAST, activityFlushIntervalMs: 600_000 } });
+  });
+  afterEach(async () => {
+    await pool.closeAll();
+    await server.request({ cmd: 'flushActivity' });
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  /** The largest report the DTO accepts: a 256-char target and metadata of exactly 1024 bytes. */
+  const maximal = (target: string) => ({ type: 'flood', target: target.padEnd(256, '.'), metadata: { blob: 'm'.repeat(1024 - '{"blob":""}'.length) } });
+
+  /** Admins on the live feed, each recording the raw byte size of every `activity.batch` frame it receives. */
+  async function admins(count: number): Promise<Array<{ client: Client; sizes: number[] }>> {
+    return Promise.all(Array.from({ length: count }, async (_, i) => {
+      const client = await pool.open('/ws/activity', { sub: `admin-${i}`, roles: ['admin'] });
+      const sizes: number[] = [];
+      client.socket.on('message', (data: Buffer) => {
+        if (data.subarray(0, 40).toString().startsWith('{"event":"activity.batch"')) sizes.push(data.length);
+      });
+      await reply(client, 'activity.subscribe', {});
+      return { client, sizes };
+    }));
+  }
+  const untagged = (item: ActivityItem) => item.target!.replace(/\.+$/, '');
+
+  test('R2: 500 maximal reports from one user: the admins stay connected and receive every accepted item (the 50 of its share); 450 dropped and counted', async () => {
+    const feed = await admins(3);
+    const flooder = await pool.open('/ws/activity', { sub: 'flooder' });
+    const before = (await server.stats()).activity;
+    for (let i = 0; i < 500; i++) report(flooder, maximal(`f${i}`));
+    expect((await reply(flooder, 'ping', {})).event).toBe('pong');
+    const after = (await server.stats()).activity;
+    expect(after.buffered).toBe(50);
+    expect(after.dropped - before.dropped).toBe(450);
+    await server.request({ cmd: 'flushActivity' });
+    for (const { client } of feed) {
+      await eventually(() => batches(client).flat().length === 50);
+      expect(batches(client).flat().map(untagged)).toEqual(Array.from({ length: 50 }, (_, i) => `f${i}`));
+      expect((await reply(client, 'ping', {})).event).toBe('pong');
+    }
+  });
+
+  test('R2: a flush of 500 maximal items from 10 users goes out as activity.batch frames of at most 256 KiB, in order; every admin gets all 500 and stays connected', async () => {
+    const feed = await admins(3);
+    const users = await Promise.all(Array.from({ length: 10 }, (_, u) => pool.open('/ws/activity', { sub: `user-${u}` })));
+    for (let i = 0; i < 50; i++) for (const [u, c] of users.entries()) report(c, maximal(`${u}:${i}`));
+    await Promise.all(users.map((c) => reply(c, 'ping', {})));
+    const sequence = (c: Client) => batches(c).flat().map((i) => `${i.userId}|${untagged(i)}`);
+    for (const { client, sizes } of feed) {
+      await eventually(() => batches(client).flat().length === 500, 10_000);
+      expect(batches(client).length).toBeGreaterThanOrEqual(3);
+      expect(sizes).toHaveLength(batches(client).length);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(262_144);
+      expect(sequence(client)).toEqual(sequence(feed[0]!.client));
+      for (let u = 0; u < 10; u++) {
+        expect(sequence(client).filter((s) => s.startsWith(`user-${u}|`))).toEqual(Array.from({ length: 50 }, (_, i) => `user-${u}|${u}:${i}`));
+      }
+      expect((await reply(client, 'ping', {})).event).toBe('pong');
+    }
   });
 });
 

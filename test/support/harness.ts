@@ -6,7 +6,7 @@ import jwt, { type SignOptions } from 'jsonwebtoken';
 import WebSocket from 'ws';
 import type { HarnessConfig } from './server-process.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The compiled harness (`npm run build:test`). */
 export const SERVER_PROCESS = join(ROOT, 'build', 'test', 'support', 'server-process.js');
 /** The compiled production entry point (`npm run build`). */

@@ -46,6 +46,8 @@ export interface HarnessConfig {
   readonly throwingTopic?: string;
   /** Also serves the test-only namespace of `echo-namespace.ts` (/ws/echo-test). */
   readonly echoNamespace?: boolean;
+  /** Listen on this port instead of a free one (restart tests reuse the port of a stopped server). */
+  readonly port?: number;
 }
 
 export type HarnessRequest =
@@ -140,7 +142,11 @@ async function main(): Promise<void> {
       useValue: { write: async (items: readonly ActivityItem[]) => void process.stdout.write(JSON.stringify({ activityBatch: items }) + '\n') },
     });
   }
-  const app: INestApplication = await bootstrapRealtimeApp({ env: {}, ...config.options }, { port: 0, host: '127.0.0.1' }, { overrides, gateways: config.echoNamespace ? [EchoGateway] : [] });
+  const app: INestApplication = await bootstrapRealtimeApp(
+    { env: {}, ...config.options },
+    { port: config.port ?? 0, host: '127.0.0.1' },
+    { overrides, gateways: config.echoNamespace ? [EchoGateway] : [] },
+  );
   const address = app.getHttpServer().address() as { port: number };
   const publisher = app.get(RealtimePublisher);
   if (config.alertEvents) {

@@ -2,6 +2,9 @@ import { IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, Min } from
 import { IDENTIFIER_PATTERN } from '../../protocol/events.js';
 import { MaxJsonBytes, NoControlChars } from './text.validators.js';
 
+/** Largest `activity.report` metadata, serialised as JSON. */
+export const ACTIVITY_METADATA_MAX_BYTES = 1024;
+
 const identifierMessage = (field: string) => `${field} must match ${IDENTIFIER_PATTERN.source}`;
 
 export class NotificationsSubscribeDto {
@@ -55,7 +58,9 @@ export class ActivityReportDto {
   @NoControlChars()
   target?: string;
 
+  /** At most 1 KiB as JSON (docs/protocol.md §11), so one flush stays small for the admins. */
   @IsOptional()
   @IsObject()
+  @MaxJsonBytes(ACTIVITY_METADATA_MAX_BYTES)
   metadata?: Record<string, unknown>;
 }
