@@ -132,7 +132,8 @@ export class RealtimeWsAdapter extends AbstractWsAdapter {
 
   /**
    * Keeps, per connection, only the callbacks Nest bound for it; the event names are one
-   * array per gateway. The listeners are shared by every connection (ws calls them with the
+   * array per gateway. Nest's `transform` (an rxjs pipeline per frame) is not used: the
+   * dispatcher answers the same result kinds itself (value, Promise, Observable). The listeners are shared by every connection (ws calls them with the
    * socket as `this`), so a connection holds no closures of its own.
    */
   bindMessageHandlers(client: RealtimeSocket, handlers: MessageMappingProperties[]): void {

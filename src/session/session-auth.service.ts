@@ -8,17 +8,12 @@ import { ConnectionLimiter } from '../connection/connection-limiter.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
 import { SecurityEvents } from '../observability/security-events.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { SessionEvent } from '../protocol/events.js';
+import { replyTo } from '../protocol/namespace-descriptor.js';
+import { type AuthOkData, type ExpiresAtData, SESSION } from '../protocol/namespace-descriptors.js';
 import { IDENTITY_REFRESH_LISTENERS, type IdentityRefreshListener } from './identity-refresh.listener.js';
 
-export interface AuthOkData {
-  readonly userId: string;
-  readonly expiresAt: string;
-}
-
-export interface AuthRefreshedData {
-  readonly expiresAt: string;
-}
+export type { AuthOkData };
+export type AuthRefreshedData = ExpiresAtData;
 
 /** In-band `auth` and `auth.refresh` (docs/protocol.md §4, findings 16 and 17). */
 @Injectable()
@@ -32,7 +27,6 @@ export class SessionAuthService {
   ) {}
 
   async authenticate(connection: Connection, token: string): Promise<WsResponse<AuthOkData | AuthRefreshedData> | undefined> {
-    
     const identity = await this.verifyOrFail(connection, token, connection.namespace.authRequired && !connection.authenticated);
     if (connection.closed) return undefined;
     if (connection.authenticated) {
@@ -49,10 +43,7 @@ export class SessionAuthService {
       return this.applyRefresh(connection, identity);
     }
     this.lifecycle.promote(connection, identity, leaseId);
-    return {
-      event: SessionEvent.AUTH_OK,
-      data: { userId: identity.userId, expiresAt: new Date(identity.expiresAt).toISOString() },
-    };
+    return replyTo(SESSION.client.auth, { userId: identity.userId, expiresAt: new Date(identity.expiresAt).toISOString() });
   }
 
   async refresh(connection: Connection, token: string): Promise<WsResponse<AuthRefreshedData> | undefined> {
@@ -68,7 +59,8 @@ export class SessionAuthService {
     }
     this.lifecycle.refresh(connection, identity);
     for (const listener of this.refreshListeners) listener.onIdentityRefreshed(connection, identity);
-    return { event: SessionEvent.AUTH_REFRESHED, data: { expiresAt: new Date(identity.expiresAt).toISOString() } };
+    // `auth` on an authenticated connection answers as `auth.refresh` does.
+    return replyTo(SESSION.client.refresh, { expiresAt: new Date(identity.expiresAt).toISOString() });
   }
 
   private async verifyOrFail(connection: Connection, token: string, closeOnFailure: boolean): Promise<Identity> {

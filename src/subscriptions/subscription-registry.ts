@@ -73,14 +73,6 @@ export class SubscriptionRegistry {
     return this.topics.get(ns)?.members(topic) ?? NONE;
   }
 
-  topicsOf(connection: Connection): readonly string[] {
-    return connection.topics();
-  }
-
-  isSubscribed(connection: Connection, topic: string): boolean {
-    return connection.hasTopic(topic);
-  }
-
   /** Sizes for tests and metrics: topics per namespace, total subscriptions, tracked connections. */
   sizes(): { topics: number; subscriptions: number; connections: number } {
     let topics = 0;
