@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable } from '@nestjs/common';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
 import { REVOCATION_STORE, type RevocationStore } from '../auth/revocation-store.js';
 import { IDENTIFIER_PATTERN, SessionEvent } from '../protocol/events.js';
+import { ErrorCode } from '../protocol/error-codes.js';
 import { BROKER, type Broker } from './broker.js';
 
 export type PushData = Readonly<Record<string, unknown>>;
@@ -22,16 +23,18 @@ export interface MololinkTarget {
 export const MOLOLINK_EVENT_PATTERN = /^mololink\.[a-z0-9_.-]{1,64}$/;
 export const MAX_NOTIFICATION_USERS = 1000;
 
-/** A publish the contract does not allow; the HTTP API answers it with 400. */
-export class PublishRejected extends Error {
-  override name = 'PublishRejected';
-
+/**
+ * A publish the contract does not allow. A 400 wherever Nest handles it: the realtime HTTP
+ * API and a host's own controllers answer `{code: "VALIDATION_FAILED", message, details}`
+ * without a filter of their own, never a 500.
+ */
+export class PublishRejected extends BadRequestException {
   constructor(
     readonly field: string,
     readonly constraint: string,
     message: string,
   ) {
-    super(message);
+    super({ code: ErrorCode.VALIDATION_FAILED, message, details: [{ field, constraints: [constraint] }] });
   }
 }
 
