@@ -31,7 +31,8 @@ if (foreign.length > 0) {
 const code = readFileSync(join(OUT, 'realtime-client.browser.js'));
 const gzipBytes = gzipSync(code, { level: 9 }).length;
 writeFileSync(join(OUT, 'bundle-report.json'), JSON.stringify({ inputs, minifiedBytes: code.length, gzipBytes, gzipBudgetBytes: GZIP_BUDGET_BYTES }, null, 2) + '\n');
-process.stdout.write(`client: realtime-client.browser.js ${(code.length / 1024).toFixed(1)} KB minified, ${(gzipBytes / 1024).toFixed(1)} KB gzip (budget ${GZIP_BUDGET_BYTES / 1024} KB)\n`);
+// On stderr: `npm pack --json` runs this build (prepack) and its stdout must stay JSON.
+process.stderr.write(`client: realtime-client.browser.js ${(code.length / 1024).toFixed(1)} KB minified, ${(gzipBytes / 1024).toFixed(1)} KB gzip (budget ${GZIP_BUDGET_BYTES / 1024} KB)\n`);
 if (gzipBytes >= GZIP_BUDGET_BYTES) throw new Error(`client bundle over budget: ${gzipBytes} bytes gzip`);
 
 // Declarations: tsc emits them under build/client-types with the repository's layout; in the
@@ -43,4 +44,4 @@ for (const file of readdirSync(typesDir).filter((name) => name.endsWith('.d.ts')
   writeFileSync(join(OUT, file), text);
 }
 cpSync(join(ROOT, 'client', 'demo'), join(OUT, 'demo'), { recursive: true });
-process.stdout.write(`client: ${relative(ROOT, OUT)}/{index.js,index.d.ts,realtime-client.browser.js,demo/}\n`);
+process.stderr.write(`client: ${relative(ROOT, OUT)}/{index.js,index.d.ts,realtime-client.browser.js,demo/}\n`);

@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   let realtimeUrl = '';
   const page = await startDemoPage({ host, port: Number(process.env.DEMO_PAGE_PORT ?? (port === 0 ? 0 : port + 1)), realtimeUrl: () => realtimeUrl });
   const app = await bootstrapRealtimeApp(
-    { env: {}, jwt: { secret }, apiKey, logLevel: 'info', activityFlushIntervalMs: DEMO_ACTIVITY_FLUSH_MS, allowedOrigins: demoPageOrigins(host, page.port) },
+    { env: {}, jwt: { secret }, apiKey, logLevel: 'warn', activityFlushIntervalMs: DEMO_ACTIVITY_FLUSH_MS, allowedOrigins: demoPageOrigins(host, page.port) },
     { port, host },
   );
   const jwt = new JwtService({ secret });

@@ -3,6 +3,7 @@ import { ApplicationConfig } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { TerminusModule } from '@nestjs/terminus';
 import { HandshakeService } from './adapter/handshake.service.js';
+import { MISSING_ADAPTER_MESSAGE, MissingRealtimeWsAdapter } from './adapter/missing-adapter.js';
 import { RealtimeWsAdapter } from './adapter/realtime-ws.adapter.js';
 import { REVOCATION_STORE } from './auth/revocation-store.js';
 import { SCALE_OUT_PROVIDERS } from './redis/scale-out.providers.js';
@@ -172,7 +173,10 @@ const EXPORTS = [
  */
 @Module({})
 export class RealtimeModule implements OnModuleInit {
-  constructor(@Inject(ApplicationConfig) private readonly appConfig: ApplicationConfig) {}
+  constructor(@Inject(ApplicationConfig) private readonly appConfig: ApplicationConfig) {
+    // Instantiated by NestFactory.create, before the host can call useWebSocketAdapter.
+    if (!appConfig.getIoAdapter()) appConfig.setIoAdapter(new MissingRealtimeWsAdapter());
+  }
 
   static forRoot(options: RealtimeOptions = {}, extensions: RealtimeExtensions = {}): DynamicModule {
     return RealtimeModule.build(RealtimeConfigModule.register({ provide: REALTIME_OPTIONS, useValue: options }), extensions);
@@ -210,9 +214,7 @@ export class RealtimeModule implements OnModuleInit {
 
   onModuleInit(): void {
     if (!(this.appConfig.getIoAdapter() instanceof RealtimeWsAdapter)) {
-      throw new Error(
-        'RealtimeModule requires RealtimeWsAdapter: call app.useWebSocketAdapter(new RealtimeWsAdapter(app)) before app.init()/listen()',
-      );
+      throw new Error(MISSING_ADAPTER_MESSAGE);
     }
   }
 }

@@ -2,7 +2,6 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Inject 
 import type { Response } from 'express';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { ErrorCode, HTTP_REJECTIONS, type HttpRejectionStatus } from '../protocol/error-codes.js';
-import { PublishRejected } from '../publishing/realtime-publisher.js';
 import { BrokerUnavailableError } from '../publishing/broker.js';
 
 /**
@@ -15,14 +14,6 @@ export class HttpErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
-    if (exception instanceof PublishRejected) {
-      response.status(400).json({
-        code: ErrorCode.VALIDATION_FAILED,
-        message: exception.message,
-        details: [{ field: exception.field, constraints: [exception.constraint] }],
-      });
-      return;
-    }
     if (exception instanceof BrokerUnavailableError) {
       this.logger.warn('publish failed: broker unavailable', describeError(exception));
       response.status(503).json(HTTP_REJECTIONS[503]);
@@ -31,6 +22,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const body = exception.getResponse();
+      // Ours, PublishRejected included: `{code, message, details?}` as built.
       if (typeof body === 'object' && body !== null && 'code' in body) {
         response.status(status).json(body);
       } else if (status === 400) {

@@ -136,9 +136,12 @@ export function describeError(err: unknown): LogFields {
 export class NestJsonLogger implements LoggerService {
   constructor(private readonly logger: RealtimeLogger) {}
 
-  /** Nest's `log` is startup and routing chatter: debug here, so info stays about traffic. */
+  /**
+   * Nest's `log` is info: it carries the host app's own startup, route and `Logger.log`
+   * lines, which must show at the default level.
+   */
   log(message: unknown, context?: unknown): void {
-    this.logger.debug(text(message), contextField(context));
+    this.logger.info(text(message), contextField(context));
   }
 
   error(message: unknown, ...rest: unknown[]): void {

@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable } from '@nestjs/common';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
 import { REVOCATION_STORE, type RevocationStore } from '../auth/revocation-store.js';
 import { IDENTIFIER_PATTERN } from '../protocol/events.js';
+import { ErrorCode } from '../protocol/error-codes.js';
 import type { EventSpec, NamespaceDescriptor } from '../protocol/namespace-descriptor.js';
 import { MAIN, MOLOLINK, MOLOLINK_EVENT_PATTERN, NOTIFICATIONS, PROJECTS, TRACKING, type PushData } from '../protocol/namespace-descriptors.js';
 import { namespaceByName, type NamespaceName } from '../protocol/namespaces.js';
@@ -43,16 +44,18 @@ const ALLOWED_FIELDS: Readonly<Record<NonNullable<NamespaceDescriptor['publish']
 
 export const MAX_NOTIFICATION_USERS = 1000;
 
-/** A publish the contract does not allow; the HTTP API answers it with 400. */
-export class PublishRejected extends Error {
-  override name = 'PublishRejected';
-
+/**
+ * A publish the contract does not allow. A 400 wherever Nest handles it: the realtime HTTP
+ * API and a host's own controllers answer `{code: "VALIDATION_FAILED", message, details}`
+ * without a filter of their own, never a 500.
+ */
+export class PublishRejected extends BadRequestException {
   constructor(
     readonly field: string,
     readonly constraint: string,
     message: string,
   ) {
-    super(message);
+    super({ code: ErrorCode.VALIDATION_FAILED, message, details: [{ field, constraints: [constraint] }] });
   }
 }
 
