@@ -15,14 +15,19 @@ export class TokenBucket {
     this.updatedAt = now;
   }
 
-  /** Takes one token; returns 0 when allowed, otherwise the milliseconds until one is available. */
-  take(now: number): number {
+  /**
+   * Takes `cost` tokens (one by default); returns 0 when allowed, otherwise the milliseconds
+   * until that many are available. A cost above the capacity is charged as the capacity, so
+   * it passes once the bucket is full instead of never.
+   */
+  take(now: number, cost = 1): number {
     this.refill(now);
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    const needed = Math.min(cost, this.capacity);
+    if (this.tokens >= needed) {
+      this.tokens -= needed;
       return 0;
     }
-    return Math.max(1, Math.ceil(((1 - this.tokens) / this.ratePerSec) * 1000));
+    return Math.max(1, Math.ceil(((needed - this.tokens) / this.ratePerSec) * 1000));
   }
 
   private refill(now: number): void {

@@ -43,6 +43,13 @@ export interface RealtimeOptions {
   anonRateBurst?: number;
   maxSubscriptions?: number;
   maxRoomMembers?: number;
+  /** Connections of one user in one collaboration room (docs/protocol.md §11). */
+  maxRoomConnectionsPerUser?: number;
+  /** `room.broadcast` raw frame bytes per connection per second; bursts of twice this. */
+  roomBroadcastBytesPerSec?: number;
+  /** `commodity.message` per user, all connections together, per second. */
+  chatRatePerSec?: number;
+  chatRateBurst?: number;
   chatHistorySize?: number;
   chatHistoryTtlMs?: number;
   chatHistoryMaxCommodities?: number;
@@ -124,6 +131,10 @@ export interface RealtimeConfig {
   readonly anonRateBurst: number;
   readonly maxSubscriptions: number;
   readonly maxRoomMembers: number;
+  readonly maxRoomConnectionsPerUser: number;
+  readonly roomBroadcastBytesPerSec: number;
+  readonly chatRatePerSec: number;
+  readonly chatRateBurst: number;
   readonly chatHistorySize: number;
   readonly chatHistoryTtlMs: number;
   readonly chatHistoryMaxCommodities: number;
@@ -181,6 +192,10 @@ const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
   ['anonRateBurst', 'WS_ANON_RATE_BURST', 10, 1],
   ['maxSubscriptions', 'WS_MAX_SUBSCRIPTIONS', 100, 1],
   ['maxRoomMembers', 'WS_MAX_ROOM_MEMBERS', 500, 1],
+  ['maxRoomConnectionsPerUser', 'WS_MAX_ROOM_CONNECTIONS_PER_USER', 4, 1],
+  ['roomBroadcastBytesPerSec', 'WS_ROOM_BROADCAST_BYTES_PER_SEC', 65536, 1],
+  ['chatRatePerSec', 'WS_CHAT_RATE_PER_SEC', 2, 0.001],
+  ['chatRateBurst', 'WS_CHAT_RATE_BURST', 10, 1],
   ['chatHistorySize', 'CHAT_HISTORY_SIZE', 100, 0],
   ['chatHistoryTtlMs', 'CHAT_HISTORY_TTL_MS', 24 * 3600 * 1000, 1000],
   ['chatHistoryMaxCommodities', 'CHAT_HISTORY_MAX_COMMODITIES', 10000, 1],
@@ -322,6 +337,9 @@ export function resolveRealtimeOptions(options: RealtimeOptions = {}): RealtimeC
   }
   if (numbers.anonRateBurst > numbers.rateBurst) {
     throw new RealtimeConfigError('WS_ANON_RATE_BURST must not exceed WS_RATE_BURST');
+  }
+  for (const key of ['maxRoomConnectionsPerUser', 'roomBroadcastBytesPerSec', 'chatRateBurst'] as const) {
+    if (!Number.isInteger(numbers[key])) throw new RealtimeConfigError(`${key} must be a whole number`);
   }
 
   const originsRaw = nonEmpty(env.ALLOWED_ORIGINS);

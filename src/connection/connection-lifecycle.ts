@@ -19,6 +19,8 @@ import { WriteBatcher } from './write-batcher.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { ConnectionRegistry } from './connection-registry.js';
 
+/** Revocation checks in flight at once during a revalidation run. */
+const REVALIDATION_CHUNK = 32;
 /** Resolution of the shared timer wheel: deadlines fire at most this late. */
 const TIMER_RESOLUTION_MS = 50;
 
@@ -32,6 +34,8 @@ export interface OpenConnection {
 export interface LifecycleStats {
   readonly heartbeatTerminations: number;
   readonly timers: number;
+  /** Completed runs, ticks skipped while a run was in progress, store calls made, calls that failed. */
+  readonly revalidation: { readonly runs: number; readonly skipped: number; readonly checks: number; readonly failures: number };
 }
 
 /**
@@ -44,6 +48,12 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   private readonly wheel: TimerWheel;
   private readonly revalidation: NodeJS.Timeout;
   private heartbeatTerminations = 0;
+  /** True while a revalidation run is in progress (single flight). */
+  private revalidating = false;
+  private revalidationRuns = 0;
+  private revalidationSkipped = 0;
+  private revalidationChecks = 0;
+  private revalidationFailures = 0;
   private readonly connectionIds = new RandomIds();
   /** The same object for every connection: one allocation, not one per connection. */
   private readonly limits: ConnectionLimits;
@@ -180,7 +190,16 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   }
 
   stats(): LifecycleStats {
-    return { heartbeatTerminations: this.heartbeatTerminations, timers: this.wheel.size };
+    return {
+      heartbeatTerminations: this.heartbeatTerminations,
+      timers: this.wheel.size,
+      revalidation: {
+        runs: this.revalidationRuns,
+        skipped: this.revalidationSkipped,
+        checks: this.revalidationChecks,
+        failures: this.revalidationFailures,
+      },
+    };
   }
 
   private forceClose(connection: Connection, code: CloseCode): void {
@@ -246,17 +265,56 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * Periodic revalidation against the revocation store (finding R7): single flight (a tick
+   * while a run is in progress is skipped and counted), one store call per distinct token
+   * (jti, user, issue time) however many connections share it, calls in bounded parallel
+   * chunks, and an item that fails is logged and retried next run without stopping the
+   * rest, so a flaky store can no longer skip the same tail forever.
+   */
   private async revalidate(): Promise<void> {
-    for (const connection of this.registry.all()) {
-      const identity = connection.identity;
-      if (!identity || connection.closed) continue;
-      try {
-        if (await this.revocations.isRevoked(identity)) this.forceClose(connection, CloseCode.UNAUTHORIZED);
-      } catch (err) {
-        this.logger.warn('revalidation failed', describeError(err));
-        return;
-      }
+    if (this.revalidating) {
+      this.revalidationSkipped += 1;
+      this.metrics.revalidationRuns.inc({ outcome: 'skipped' });
+      return;
     }
+    this.revalidating = true;
+    const startedAt = performance.now();
+    let failures = 0;
+    try {
+      const byToken = new Map<string, Connection[]>();
+      for (const connection of this.registry.all()) {
+        const identity = connection.identity;
+        if (!identity || connection.closed) continue;
+        const key = `${identity.jti ?? ''}\u0000${identity.userId}\u0000${identity.issuedAt}`;
+        const sharing = byToken.get(key);
+        if (sharing) sharing.push(connection);
+        else byToken.set(key, [connection]);
+      }
+      const groups = [...byToken.values()];
+      for (let i = 0; i < groups.length; i += REVALIDATION_CHUNK) {
+        const outcomes = await Promise.allSettled(
+          groups.slice(i, i + REVALIDATION_CHUNK).map(async (sharing) => {
+            if (!(await this.revocations.isRevoked(sharing[0]!.identity!))) return;
+            for (const connection of sharing) if (!connection.closed) this.forceClose(connection, CloseCode.UNAUTHORIZED);
+          }),
+        );
+        for (const outcome of outcomes) {
+          if (outcome.status === 'fulfilled') continue;
+          failures += 1;
+          if (failures === 1) this.logger.warn('revalidation failed', describeError(outcome.reason));
+        }
+      }
+      this.revalidationChecks += groups.length;
+    } finally {
+      this.revalidating = false;
+      this.revalidationRuns += 1;
+      this.revalidationFailures += failures;
+      this.metrics.revalidationRuns.inc({ outcome: failures > 0 ? 'partial' : 'complete' });
+      if (failures > 0) this.metrics.revalidationFailures.inc(failures);
+      this.metrics.revalidationDuration.observe((performance.now() - startedAt) / 1000);
+    }
+    if (failures > 1) this.logger.warn('revalidation: checks failed this run (retried next run)', { failures });
   }
 
   /**

@@ -92,7 +92,7 @@ export class Connection {
   #expiryNoticeSent = false;
   /** Bucket of the rate that applies by state; dropped when the connection authenticates. */
   #stateBucket: TokenBucket | undefined;
-  /** Buckets of handler-specific rates (`@RateLimit`), bounded by the decorated handlers. */
+  /** Buckets of handler-specific rates (`@MessageRate`) and budgets (`takeBudget`), bounded by the handlers using them. */
   #handlerBuckets: Map<RateLimit, TokenBucket> | undefined;
   #topics: OneOrMany<string>;
   /** Created at the first strike: most connections never get one. */
@@ -185,18 +185,24 @@ export class Connection {
    * or the milliseconds until a token is available.
    */
   takeMessageToken(rate: RateLimit, byState: boolean, now: number): number {
-    let bucket: TokenBucket | undefined;
-    if (byState) {
-      bucket = this.#stateBucket ??= new TokenBucket(rate.perSec, rate.burst, now);
-    } else {
-      this.#handlerBuckets ??= new Map();
-      bucket = this.#handlerBuckets.get(rate);
-      if (!bucket) {
-        bucket = new TokenBucket(rate.perSec, rate.burst, now);
-        this.#handlerBuckets.set(rate, bucket);
-      }
+    if (!byState) return this.takeBudget(rate, 1, now);
+    this.#stateBucket ??= new TokenBucket(rate.perSec, rate.burst, now);
+    return this.#stateBucket.take(now);
+  }
+
+  /**
+   * Takes `cost` units (e.g. bytes) from this connection's bucket of `rate` (a budget
+   * other than a message count, such as `room.broadcast` bytes). Returns 0, or the
+   * milliseconds until that much is available.
+   */
+  takeBudget(rate: RateLimit, cost: number, now: number): number {
+    this.#handlerBuckets ??= new Map();
+    let bucket = this.#handlerBuckets.get(rate);
+    if (!bucket) {
+      bucket = new TokenBucket(rate.perSec, rate.burst, now);
+      this.#handlerBuckets.set(rate, bucket);
     }
-    return bucket.take(now);
+    return bucket.take(now, cost);
   }
 
   /** Records an invalid frame; true when WS_MAX_INVALID_FRAMES fell within the window. */

@@ -5,7 +5,7 @@ import { replyTo } from '../protocol/namespace-descriptor.js';
 import { COLLABORATION } from '../protocol/namespace-descriptors.js';
 import { SessionAuthService } from '../session/session-auth.service.js';
 import { CollaborationRooms } from '../subscriptions/collaboration-rooms.service.js';
-import { CurrentConnection } from './current-connection.decorator.js';
+import { CurrentConnection, InboundFrameBytes } from './current-connection.decorator.js';
 import { RoomBroadcastDto, RoomIdDto } from './dto/namespace.dto.js';
 import { RealtimeGateway } from './realtime.gateway.js';
 import { OnClientEvent, RealtimeNamespace } from './realtime-namespace.decorator.js';
@@ -36,7 +36,11 @@ export class CollaborationGateway extends RealtimeGateway {
 
   /** No reply on success; the other members get `room.message`. */
   @OnClientEvent(broadcast)
-  async broadcast(@CurrentConnection() client: Connection, @MessageBody() body: RoomBroadcastDto): Promise<void> {
-    await this.rooms.broadcast(client, body.roomId, body.data);
+  async broadcast(
+    @CurrentConnection() client: Connection,
+    @MessageBody() body: RoomBroadcastDto,
+    @InboundFrameBytes() frameBytes: number,
+  ): Promise<void> {
+    await this.rooms.broadcast(client, body.roomId, body.data, frameBytes);
   }
 }

@@ -61,6 +61,14 @@ export class RealtimeMetrics {
     buckets: [1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600],
     registers: [this.registry],
   });
+  readonly revalidationRuns = this.counter('revalidation_runs_total', 'Periodic revalidation runs, by outcome (complete, partial, skipped: a run was still in progress)', ['outcome']);
+  readonly revalidationFailures = this.counter('revalidation_failures_total', 'Revocation checks of periodic revalidation that failed (retried next run)', []);
+  readonly revalidationDuration = new Histogram({
+    name: `${PREFIX}revalidation_duration_seconds`,
+    help: 'Duration of a periodic revalidation run (finding R7)',
+    buckets: [0.001, 0.01, 0.05, 0.25, 1, 5, 30],
+    registers: [this.registry],
+  });
   readonly alertActive = this.gauge('alert_active', 'Active per-namespace alerts (finding 23)', ['namespace', 'alert']);
 
   // Gauges read from their owners at scrape time (`refreshGauges`).

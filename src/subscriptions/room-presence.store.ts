@@ -3,22 +3,38 @@ import type { RoomMemberData } from '../protocol/namespace-descriptors.js';
 /** A member of a collaboration room as others see it. */
 export type RoomMember = RoomMemberData;
 
-export interface RoomJoinResult {
-  /** False when the room already had `maxMembers` connections. */
-  readonly joined: boolean;
-  /** The user had no other connection in the room (so others get `room.presence` join). */
-  readonly firstOfUser: boolean;
-  /** Distinct users in the room after the join, one entry per user. */
-  readonly members: readonly RoomMember[];
-}
+export type RoomJoinResult =
+  | {
+      readonly joined: true;
+      /** The user had no other connection in the room (so others get `room.presence` join). */
+      readonly firstOfUser: boolean;
+      /** Distinct users in the room after the join, one entry per user. */
+      readonly members: readonly RoomMember[];
+    }
+  | {
+      readonly joined: false;
+      /**
+       * `room`: the room already has `maxMembers` distinct users and this user is not one of
+       * them; `user`: the user already has `maxConnectionsPerUser` connections in it.
+       */
+      readonly full: 'room' | 'user';
+    };
 
 /**
  * Who is in which collaboration room, across every node: the source of `room.joined`
- * member lists, per-user presence and the room member cap. Connections are keyed by
- * connection id. Replace it through `ROOM_PRESENCE_STORE`.
+ * member lists, per-user presence and the room caps (docs/protocol.md §11: `maxMembers`
+ * distinct users, `maxConnectionsPerUser` connections of one user). Connections are keyed
+ * by connection id; a connection already in the room joins again without any change.
+ * Replace it through `ROOM_PRESENCE_STORE`.
  */
 export interface RoomPresenceStore {
-  join(roomId: string, connectionId: string, member: RoomMember, maxMembers: number): Promise<RoomJoinResult>;
+  join(
+    roomId: string,
+    connectionId: string,
+    member: RoomMember,
+    maxMembers: number,
+    maxConnectionsPerUser?: number,
+  ): Promise<RoomJoinResult>;
   /** Returns true when the user has no connection left in the room. */
   leave(roomId: string, connectionId: string, userId: string): Promise<boolean>;
   /** Rooms with at least one member known to this store (for tests and metrics). */
@@ -35,26 +51,43 @@ export const ROOM_PRESENCE_STORE = Symbol('ROOM_PRESENCE_STORE');
 
 /** Single-node presence; a room's entry is deleted with its last member (finding 20). */
 export class InMemoryRoomPresenceStore implements RoomPresenceStore {
-  private readonly byRoom = new Map<string, Map<string, RoomMember>>();
+  private readonly byRoom = new Map<string, InMemoryRoom>();
 
-  async join(roomId: string, connectionId: string, member: RoomMember, maxMembers: number): Promise<RoomJoinResult> {
+  async join(
+    roomId: string,
+    connectionId: string,
+    member: RoomMember,
+    maxMembers: number,
+    maxConnectionsPerUser = Number.MAX_SAFE_INTEGER,
+  ): Promise<RoomJoinResult> {
     let room = this.byRoom.get(roomId);
-    if (room?.has(connectionId)) return { joined: true, firstOfUser: false, members: distinctUsers(room.values()) };
-    if ((room?.size ?? 0) >= maxMembers) return { joined: false, firstOfUser: false, members: [] };
+    if (room?.connections.has(connectionId)) return { joined: true, firstOfUser: false, members: [...room.users.values()] };
+    const own = room?.connectionsOf.get(member.userId) ?? 0;
+    if (own >= maxConnectionsPerUser) return { joined: false, full: 'user' };
+    if (own === 0 && (room?.users.size ?? 0) >= maxMembers) return { joined: false, full: 'room' };
     if (!room) {
-      room = new Map();
+      room = { connections: new Map(), connectionsOf: new Map(), users: new Map() };
       this.byRoom.set(roomId, room);
     }
-    const firstOfUser = ![...room.values()].some((m) => m.userId === member.userId);
-    room.set(connectionId, member);
-    return { joined: true, firstOfUser, members: distinctUsers(room.values()) };
+    room.connections.set(connectionId, member.userId);
+    room.connectionsOf.set(member.userId, own + 1);
+    if (own === 0) room.users.set(member.userId, member);
+    return { joined: true, firstOfUser: own === 0, members: [...room.users.values()] };
   }
 
   async leave(roomId: string, connectionId: string, userId: string): Promise<boolean> {
     const room = this.byRoom.get(roomId);
-    if (!room?.delete(connectionId)) return false;
-    if (room.size === 0) this.byRoom.delete(roomId);
-    return ![...room.values()].some((m) => m.userId === userId);
+    const memberId = room?.connections.get(connectionId);
+    if (!room || memberId === undefined) return false;
+    room.connections.delete(connectionId);
+    const left = (room.connectionsOf.get(memberId) ?? 1) - 1;
+    if (left > 0) room.connectionsOf.set(memberId, left);
+    else {
+      room.connectionsOf.delete(memberId);
+      room.users.delete(memberId);
+    }
+    if (room.connections.size === 0) this.byRoom.delete(roomId);
+    return memberId === userId && left === 0;
   }
 
   async rooms(): Promise<number> {
@@ -67,9 +100,9 @@ export class InMemoryRoomPresenceStore implements RoomPresenceStore {
   }
 }
 
-/** One entry per user, in order of arrival. */
-export function distinctUsers(members: Iterable<RoomMember>): RoomMember[] {
-  const byUser = new Map<string, RoomMember>();
-  for (const m of members) if (!byUser.has(m.userId)) byUser.set(m.userId, m);
-  return [...byUser.values()];
+/** One room: connection → user id, connections per user, and the distinct users in order of arrival. */
+interface InMemoryRoom {
+  readonly connections: Map<string, string>;
+  readonly connectionsOf: Map<string, number>;
+  readonly users: Map<string, RoomMember>;
 }

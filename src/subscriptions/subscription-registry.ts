@@ -73,6 +73,11 @@ export class SubscriptionRegistry {
     return this.topics.get(ns)?.members(topic) ?? NONE;
   }
 
+  /** How many local connections of `ns` are subscribed to `topic`. */
+  subscriberCount(ns: string, topic: string): number {
+    return this.topics.get(ns)?.count(topic) ?? 0;
+  }
+
   /** Sizes for tests and metrics: topics per namespace, total subscriptions, tracked connections. */
   sizes(): { topics: number; subscriptions: number; connections: number } {
     let topics = 0;

@@ -27,7 +27,8 @@ import {
 } from '../../src/index.js';
 import { ConnectionLimiter } from '../../src/connection/connection-limiter.js';
 import { HandshakeRateLimiter } from '../../src/connection/handshake-rate-limiter.js';
-import { ROOM_PRESENCE_STORE, type RoomPresenceStore } from '../../src/subscriptions/room-presence.store.js';
+import { CommodityChat } from '../../src/chat/commodity-chat.service.js';
+import { InMemoryRoomPresenceStore, ROOM_PRESENCE_STORE, type RoomPresenceStore } from '../../src/subscriptions/room-presence.store.js';
 import { EchoGateway } from './echo-namespace.js';
 
 export interface HarnessConfig {
@@ -46,6 +47,13 @@ export interface HarnessConfig {
   readonly throwingTopic?: string;
   /** Also serves the test-only namespace of `echo-namespace.ts` (/ws/echo-test). */
   readonly echoNamespace?: boolean;
+  /**
+   * Fault injection for periodic revalidation (finding R7): every `failEvery`-th revocation
+   * check throws; each check takes `delayMs`. The store's call figures are in `stats`.
+   */
+  readonly revocationFaults?: { readonly failEvery?: number; readonly delayMs?: number };
+  /** Fault injection (finding R9): the presence store records the join of this user, then throws (a lost reply). */
+  readonly failingPresenceUser?: string;
   /** Listen on this port instead of a free one (restart tests reuse the port of a stopped server). */
   readonly port?: number;
 }
@@ -122,12 +130,61 @@ class FailingRevocationStore extends InMemoryRevocationStore {
   }
 }
 
+/** Fails every n-th check, after a delay; counts calls and the most checks of one token in flight at once. */
+class FlakyRevocationStore extends InMemoryRevocationStore {
+  calls = 0;
+  maxInFlightPerToken = 0;
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(private readonly faults: NonNullable<HarnessConfig['revocationFaults']>) {
+    super();
+  }
+
+  override async isRevoked(identity: Parameters<InMemoryRevocationStore['isRevoked']>[0]): Promise<boolean> {
+    this.calls += 1;
+    const call = this.calls;
+    const key = `${identity.jti}|${identity.userId}`;
+    const inFlight = (this.inFlight.get(key) ?? 0) + 1;
+    this.inFlight.set(key, inFlight);
+    this.maxInFlightPerToken = Math.max(this.maxInFlightPerToken, inFlight);
+    try {
+      if (this.faults.delayMs) await new Promise((resolve) => setTimeout(resolve, this.faults.delayMs));
+      if (this.faults.failEvery && call % this.faults.failEvery === 0) throw new Error(`injected fault: revocation check ${call} failed`);
+      return await super.isRevoked(identity);
+    } finally {
+      if (inFlight === 1) this.inFlight.delete(key);
+      else this.inFlight.set(key, inFlight - 1);
+    }
+  }
+}
+
+/** Records the join (as a store whose reply was lost would have), then throws for one user. */
+class FailingPresenceStore extends InMemoryRoomPresenceStore {
+  constructor(private readonly failingUser: string) {
+    super();
+  }
+
+  override async join(...args: Parameters<InMemoryRoomPresenceStore['join']>): ReturnType<InMemoryRoomPresenceStore['join']> {
+    const result = await super.join(...args);
+    if (args[2].userId === this.failingUser) throw new Error('injected fault: presence store failed during room.join');
+    return result;
+  }
+}
+
 async function main(): Promise<void> {
   const config = JSON.parse(process.env.REALTIME_HARNESS ?? '{}') as HarnessConfig;
   const overrides: Provider[] = [];
   if (config.failingRevocationUser !== undefined) {
     const user = config.failingRevocationUser;
     overrides.push({ provide: REVOCATION_STORE, useFactory: () => new FailingRevocationStore(user) });
+  }
+  let flakyRevocations: FlakyRevocationStore | undefined;
+  if (config.revocationFaults !== undefined) {
+    flakyRevocations = new FlakyRevocationStore(config.revocationFaults);
+    overrides.push({ provide: REVOCATION_STORE, useValue: flakyRevocations });
+  }
+  if (config.failingPresenceUser !== undefined) {
+    overrides.push({ provide: ROOM_PRESENCE_STORE, useValue: new FailingPresenceStore(config.failingPresenceUser) });
   }
   if (config.throwingTopic !== undefined) {
     const topic = config.throwingTopic;
@@ -163,6 +220,8 @@ async function main(): Promise<void> {
     // The Redis broker's counters (published, publishFailures, received, ownEchoes, rejected by reason); absent in memory.
     broker: brokerStats(),
     heapUsed: process.memoryUsage().heapUsed,
+    commodity: app.get(CommodityChat).stats(),
+    revocationStore: flakyRevocations ? { calls: flakyRevocations.calls, maxInFlightPerToken: flakyRevocations.maxInFlightPerToken } : undefined,
   });
   function brokerStats(): unknown {
     const broker = app.get<symbol, { stats?: () => unknown }>(BROKER);
