@@ -263,3 +263,50 @@ describe('handlers that fail unexpectedly (finding 21)', () => {
     expect(server.output().slice(before)).toContain('revocation store unavailable');
   });
 });
+
+// =================================================================================================
+describe('R9: a presence-store failure during room.join (injected: the store records the join, then throws)', () => {
+  let server: ServerHandle;
+  const pool = new ClientPool(() => server);
+
+  beforeAll(async () => {
+    server = await startServer({ failingPresenceUser: 'unlucky' });
+  });
+  afterEach(async () => {
+    await pool.drain();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  test('R9: room.join answers INTERNAL_ERROR and leaves no hidden member: not subscribed (gets no room.message), not in presence, not counted; the connection keeps working', async () => {
+    const alice = await pool.open('/ws/collaboration', bearer(token({ sub: 'alice' })));
+    const unlucky = await pool.open('/ws/collaboration', bearer(token({ sub: 'unlucky' })));
+    expect((await alice.call('room.join', { roomId: 'r9' })).event).toBe('room.joined');
+    const failed = await unlucky.call('room.join', { roomId: 'r9' }, 'j9');
+    expectError(failed, 'INTERNAL_ERROR', { id: 'j9', request: 'room.join' });
+    expect(failed.message).toBe('Internal error');
+    // Not subscribed: a member's broadcast does not reach it, and it may not broadcast.
+    alice.send({ event: 'room.broadcast', data: { roomId: 'r9', data: { n: 1 } } });
+    expectError(await unlucky.call('room.broadcast', { roomId: 'r9', data: { n: 2 } }, 'b9'), 'UNAUTHORIZED', { id: 'b9' });
+    await sleep(150);
+    expect(unlucky.all('room.message')).toEqual([]);
+    // Not in presence (the compensating leave removed what the store recorded) and never announced.
+    const bob = await pool.open('/ws/collaboration', bearer(token({ sub: 'bob' })));
+    await eventually(async () => {
+      const joined = await bob.call('room.join', { roomId: 'r9' });
+      return JSON.stringify(joined.data?.members) === JSON.stringify([{ userId: 'alice', username: 'alice' }, { userId: 'bob', username: 'bob' }]);
+    });
+    expect(alice.all('room.presence').map((f) => (f.data?.user as { userId: string }).userId)).toEqual(['bob']);
+    // Not counted: the store holds alice and bob only, and local subscriptions are theirs.
+    const stats = await server.stats();
+    expect(stats.subscriptions).toMatchObject({ topics: 1, subscriptions: 2 });
+    expect(stats.presenceCalls).toMatchObject({ join: 3 });
+    await expectAlive(unlucky);
+    // Alice's and bob's leaving empties the room entirely (no hidden member keeps it).
+    alice.close();
+    bob.close();
+    await eventually(async () => (await server.stats()).rooms === 0);
+    expect(server.output()).toContain('room join failed in the presence store');
+  });
+});

@@ -376,3 +376,100 @@ describe('member cap (maxRoomMembers 2) and rooms per connection (maxSubscriptio
     expect((await seen(w, 'room.presence')).data).toMatchObject({ action: 'join', user: { userId: 'a' } });
   });
 });
+
+describe('R3: room budgets (docs/protocol.md §11): distinct-user cap, connections per user, idempotent re-join, broadcast bytes', () => {
+  const BYTES_PER_SEC = 1000;
+  let budget: ServerHandle;
+  const bpool = new ClientPool(() => budget);
+  beforeAll(async () => {
+    budget = await startServer({
+      countPresenceCalls: true,
+      options: { maxRoomMembers: 3, maxRoomConnectionsPerUser: 2, roomBroadcastBytesPerSec: BYTES_PER_SEC, rateBurst: 1000, ratePerSec: 1000 },
+    });
+  });
+  afterEach(async () => {
+    await bpool.closeAll();
+  });
+  afterAll(async () => {
+    await budget.stop();
+  });
+
+  test('R3: WS_MAX_ROOM_MEMBERS counts distinct users; a user past WS_MAX_ROOM_CONNECTIONS_PER_USER connections in one room → LIMIT_EXCEEDED', async () => {
+    const a = await Promise.all([1, 2, 3].map(() => bpool.open('/ws/collaboration', user('a'))));
+    const [b, c, d] = await Promise.all(['b', 'c', 'd'].map((u) => bpool.open('/ws/collaboration', user(u))));
+    expect((await reply(a[0]!, 'room.join', { roomId: 'cap' })).event).toBe('room.joined');
+    // The second tab of a takes no place among the 3 users.
+    expect((await reply(a[1]!, 'room.join', { roomId: 'cap' })).event).toBe('room.joined');
+    const third = await reply(a[2]!, 'room.join', { roomId: 'cap' });
+    expectError(third, 'LIMIT_EXCEEDED', 'room.join');
+    expect(third.message).toBe('Too many connections of this user in the room');
+    expectError(await reply(a[2]!, 'room.broadcast', { roomId: 'cap', data: {} }), 'UNAUTHORIZED', 'room.broadcast');
+    await reply(b!, 'room.join', { roomId: 'cap' });
+    await reply(c!, 'room.join', { roomId: 'cap' });
+    const full = await reply(d!, 'room.join', { roomId: 'cap' });
+    expectError(full, 'LIMIT_EXCEEDED', 'room.join');
+    expect(full.message).toBe('Room is full');
+    expect(await framesAfter(b!, (f) => f.event === 'room.presence' && (f.data?.user as { userId: string }).userId === 'd', 100)).toEqual([]);
+    // A tab of a leaves: the third tab now fits; d still does not (a is still a member).
+    await reply(a[0]!, 'room.leave', { roomId: 'cap' });
+    expect((await reply(a[2]!, 'room.join', { roomId: 'cap' })).event).toBe('room.joined');
+    expectError(await reply(d!, 'room.join', { roomId: 'cap' }), 'LIMIT_EXCEEDED', 'room.join');
+    // c leaves: d takes the place.
+    await reply(c!, 'room.leave', { roomId: 'cap' });
+    const now = await reply(d!, 'room.join', { roomId: 'cap' });
+    expect(sortMembers(now.data?.members).map((m) => m.userId)).toEqual(['a', 'b', 'd']);
+    expect((await budget.stats()).subscriptions).toMatchObject({ subscriptions: 4 });
+  });
+
+  test('R3: room.join of a room the connection is already in answers room.joined again and changes nothing: no presence, no count, no store call', async () => {
+    const [a, b1, b2] = await Promise.all([bpool.open('/ws/collaboration', user('a')), bpool.open('/ws/collaboration', user('b')), bpool.open('/ws/collaboration', user('b'))]);
+    await reply(a, 'room.join', { roomId: 'again' });
+    await reply(b1, 'room.join', { roomId: 'again' });
+    await reply(b2, 'room.join', { roomId: 'again' }); // b at its cap of 2 connections
+    await seen(a, 'room.presence');
+    const before = await budget.stats();
+    for (let i = 0; i < 50; i += 1) {
+      const again = await reply(i % 2 ? b1 : b2, 'room.join', { roomId: 'again' });
+      expect(again.event).toBe('room.joined');
+      expect(sortMembers(again.data?.members).map((m) => m.userId)).toEqual(['a', 'b']);
+    }
+    const after = await budget.stats();
+    expect(after.presenceCalls).toEqual(before.presenceCalls);
+    expect(after.subscriptions).toEqual(before.subscriptions);
+    expect(await framesAfter(a, (f) => f.event === 'room.presence', 100)).toHaveLength(1);
+    // Still one membership each: one leave of b1 keeps b present, the second announces b's leave.
+    await reply(b1, 'room.leave', { roomId: 'again' });
+    await reply(b2, 'room.leave', { roomId: 'again' });
+    await seen(a, (f) => f.event === 'room.presence' && f.data?.action === 'leave');
+    expect(presence(a, 'again')).toEqual([{ action: 'join', userId: 'b' }, { action: 'leave', userId: 'b' }]);
+  });
+
+  test('R3: room.broadcast is limited in raw frame bytes per connection (WS_ROOM_BROADCAST_BYTES_PER_SEC, bursts of twice that) → RATE_LIMITED with retryAfterMs', async () => {
+    const [a, a2, b] = await Promise.all([bpool.open('/ws/collaboration', user('a')), bpool.open('/ws/collaboration', user('a')), bpool.open('/ws/collaboration', user('b'))]);
+    for (const c of [a, a2, b]) await reply(c, 'room.join', { roomId: 'bytes' });
+    // Frames of 450 bytes: the burst (2 × 1000) holds 4 of them; the refill (1000 B/s) gives
+    // the 5th only 250 ms later, long after 8 frames sent at once have been answered.
+    const frame = (i: number, pad: number) => ({ event: 'room.broadcast', data: { roomId: 'bytes', data: { i, pad: 'x'.repeat(pad) } }, id: `bb${i}` });
+    const padFor450 = 450 - Buffer.byteLength(JSON.stringify(frame(0, 0)));
+    expect(Buffer.byteLength(JSON.stringify(frame(7, padFor450)))).toBe(450);
+    for (let i = 0; i < 8; i += 1) a.send(frame(i, padFor450));
+    const limited: Array<Awaited<ReturnType<typeof seen>>> = [];
+    for (let i = 4; i < 8; i += 1) limited.push(await seen(a, (f) => f.id === `bb${i}`));
+    for (const f of limited) {
+      expectError(f, 'RATE_LIMITED', 'room.broadcast');
+      expect(f.retryAfterMs).toEqual(expect.any(Number));
+      expect(f.retryAfterMs as number).toBeGreaterThan(0);
+    }
+    expect(a.frames.filter((f) => f.event === 'error' && ['bb0', 'bb1', 'bb2', 'bb3'].includes(String(f.id)))).toEqual([]);
+    await eventually(async () => b.all('room.message').length === 4);
+    expect(b.all('room.message').map((f) => (f.data?.data as { i: number }).i)).toEqual([0, 1, 2, 3]);
+    // Bytes, not messages: small frames still pass on another connection of the same user (the budget is per connection).
+    a2.send({ event: 'room.broadcast', data: { roomId: 'bytes', data: { small: true } } });
+    await eventually(async () => b.all('room.message').length === 5);
+    // After retryAfterMs the budget has refilled enough for the next frame.
+    await sleep((limited[0]!.retryAfterMs as number) + 20);
+    a.send(frame(8, padFor450));
+    await eventually(async () => b.all('room.message').length === 6);
+    expect(a.frames.some((f) => f.id === 'bb8' && f.event === 'error')).toBe(false);
+  });
+});

@@ -5,7 +5,8 @@
 import { Client, eventually, type Frame, type ServerHandle, sleep, startServer } from '../support/harness.js';
 import { ClientPool, expectError, expectIsoTimestamp, framesAfter, reply, seen } from '../support/ns-helpers.js';
 
-const FAST = { rateBurst: 2000, ratePerSec: 2000 };
+/** Fast message rates, the per-user chat rate (R1) included: these tests are not about rates. */
+const FAST = { rateBurst: 2000, ratePerSec: 2000, chatRateBurst: 2000, chatRatePerSec: 2000 };
 
 interface ChatMessage {
   id: string;
@@ -336,5 +337,76 @@ describe('finding 8: history TTL (chatHistoryTtlMs 1000)', () => {
       return texts === '';
     }, 4000, 50);
     expect(seenStates).toEqual(['old,new', 'new', '']);
+  });
+});
+
+describe('R1: chat budgets (docs/protocol.md §11): per-user message rate over all connections, distinct-user cap per commodity', () => {
+  let server: ServerHandle;
+  const pool = new ClientPool(() => server);
+  beforeAll(async () => {
+    // Connection rates fast, the chat rate at its contract defaults (2/s, bursts of 10).
+    server = await startServer({ options: { rateBurst: 2000, ratePerSec: 2000, maxRoomMembers: 3 } });
+  });
+  afterEach(async () => {
+    await pool.closeAll();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  test('R1: commodity.message per user over all their connections: bursts of WS_CHAT_RATE_BURST (10), then RATE_LIMITED with retryAfterMs; other users unaffected', async () => {
+    const tabs = await Promise.all([1, 2, 3, 4].map(() => pool.open('/ws/commodity', { sub: 'chatty' })));
+    const other = await pool.open('/ws/commodity', { sub: 'quiet' });
+    for (const t of [...tabs, other]) await join(t, 91);
+    // 20 messages spread over 4 connections at once: the user's burst of 10 passes, the rest is refused.
+    for (let i = 0; i < 20; i += 1) tabs[i % 4]!.send({ event: 'commodity.message', data: { commodityId: 91, text: `m${i}` }, id: `c${i}` });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => seen(tabs[i % 4]!, (f) => f.id === `c${i}`)));
+    const sent = answers.filter((f) => f.event === 'commodity.sent');
+    const limited = answers.filter((f) => f.event === 'error');
+    expect(sent).toHaveLength(10);
+    expect(limited).toHaveLength(10);
+    for (const f of limited) {
+      expectError(f, 'RATE_LIMITED', 'commodity.message');
+      expect(f.retryAfterMs as number).toBeGreaterThan(0);
+      expect(f.retryAfterMs as number).toBeLessThanOrEqual(500);
+    }
+    // Another user still chats; the refused messages were never stored.
+    await send(other, 91, 'still here');
+    const fresh = await pool.open('/ws/commodity', { sub: 'reader' });
+    const h = await join(fresh, 91);
+    expect(h).toHaveLength(11);
+    expect(h.filter((m) => m.userId === 'chatty')).toHaveLength(10);
+    // After retryAfterMs (2/s), one more message passes.
+    await sleep(Math.max(...limited.map((f) => f.retryAfterMs as number)) + 20);
+    await send(tabs[0]!, 91, 'after the wait');
+    expect((await server.stats()).commodity.rateLimitedUsers).toBeGreaterThanOrEqual(1);
+  });
+
+  test('R1: per-user chat rate state is dropped once idle (finding 24): the map holds no entry for users that stopped chatting', async () => {
+    const c = await pool.open('/ws/commodity', { sub: 'idle-chatter' });
+    await join(c, 92);
+    await send(c, 92, 'one');
+    // Refill time of an empty bucket: 10 / 2 per s = 5 s; the next chat message from anyone sweeps idle entries.
+    await sleep(5200);
+    const d = await pool.open('/ws/commodity', { sub: 'sweeper' });
+    await join(d, 92);
+    await send(d, 92, 'two');
+    expect((await server.stats()).commodity.rateLimitedUsers).toBe(1);
+  }, 15_000);
+
+  test('R1: at most WS_MAX_ROOM_MEMBERS distinct users per commodity → LIMIT_EXCEEDED; more connections of a member take no place; a freed place can be taken', async () => {
+    const [a1, a2, b, c, d] = await Promise.all(['a', 'a', 'b', 'c', 'd'].map((sub) => pool.open('/ws/commodity', { sub })));
+    for (const m of [a1!, a2!, b!, c!]) await join(m, 93);
+    const refused = await reply(d!, 'commodity.join', { commodityId: 93 });
+    expectError(refused, 'LIMIT_EXCEEDED', 'commodity.join');
+    expectError(await reply(d!, 'commodity.message', { commodityId: 93, text: 'let me in' }), 'UNAUTHORIZED', 'commodity.message');
+    // a's two tabs count once: one leaves, a is still a member and d is still refused.
+    await reply(a1!, 'commodity.leave', { commodityId: 93 });
+    expectError(await reply(d!, 'commodity.join', { commodityId: 93 }), 'LIMIT_EXCEEDED', 'commodity.join');
+    // c disconnects: its place is free.
+    c!.socket.terminate();
+    await c!.closed;
+    await eventually(async () => (await reply(d!, 'commodity.join', { commodityId: 93 })).event === 'commodity.joined');
+    expect((await server.stats()).commodity.commodities).toBe(1);
   });
 });

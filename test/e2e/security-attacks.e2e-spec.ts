@@ -533,10 +533,10 @@ describe('findings 9/12/24: cap exhaustion', () => {
     expect((await lax.stats()).rooms).toBe(0);
   }, 30_000);
 
-  test('room cap exhaustion (WS_MAX_ROOM_MEMBERS default 500): the 501st connection → LIMIT_EXCEEDED, is not a member, gets no presence; a freed place can be taken; nothing is left after', async () => {
-    // 16 users × up to 32 connections (the default per-user cap), all in one room.
+  test('room cap exhaustion (WS_MAX_ROOM_MEMBERS default 500, distinct users since R3): the 501st user → LIMIT_EXCEEDED, is not a member, gets no presence; a freed place can be taken; nothing is left after', async () => {
+    // 500 distinct users, one connection each, all in one room (docs/protocol.md §11: the cap counts users).
     const members = await inBatches(500, 100, async (i) => {
-      const client = await onLax.open('/ws/collaboration', bearer(token({ sub: `crowd-${i % 16}` })));
+      const client = await onLax.open('/ws/collaboration', bearer(token({ sub: `crowd-${i}` })));
       const joined = await client.call('room.join', { roomId: 'PACKED' });
       if (joined.event !== 'room.joined') throw new Error(`join ${i} failed: ${JSON.stringify(joined)}`);
       return client;
@@ -551,6 +551,29 @@ describe('findings 9/12/24: cap exhaustion', () => {
     expect((await late.call('room.join', { roomId: 'PACKED' })).event).toBe('room.joined');
     for (const m of members) m.socket.terminate();
     late.close();
+    await eventually(async () => {
+      const stats = await lax.stats();
+      return stats.connections.connections === 0 && stats.rooms === 0 && stats.subscriptions.topics === 0;
+    }, 10_000);
+  }, 30_000);
+
+  test('R3: 16 accounts × 32 connections can no longer fill a room: 4 connections per user get in (WS_MAX_ROOM_CONNECTIONS_PER_USER), the rest → LIMIT_EXCEEDED; the room holds 16 users and anyone else can still join', async () => {
+    const attempts = await inBatches(16 * 32, 128, async (i) => {
+      const client = await onLax.open('/ws/collaboration', bearer(token({ sub: `squat-${i % 16}` })));
+      return { client, answer: await client.call('room.join', { roomId: 'SQUAT' }, `j${i}`) };
+    });
+    const admitted = attempts.filter((a) => a.answer.event === 'room.joined');
+    const refused = attempts.filter((a) => a.answer.event !== 'room.joined');
+    expect(admitted).toHaveLength(16 * 4);
+    for (const { answer } of refused) expectError(answer, 'LIMIT_EXCEEDED', { request: 'room.join' });
+    expect(refused).toHaveLength(16 * 28);
+    expect((await lax.stats()).subscriptions).toMatchObject({ topics: 1, subscriptions: 64 });
+    const outsider = await onLax.open('/ws/collaboration', bearer(token({ sub: 'squat-outsider' })));
+    const joined = await outsider.call('room.join', { roomId: 'SQUAT' });
+    expect(joined.event).toBe('room.joined');
+    expect((joined.data?.members as unknown[]).length).toBe(17);
+    for (const { client } of attempts) client.socket.terminate();
+    outsider.close();
     await eventually(async () => {
       const stats = await lax.stats();
       return stats.connections.connections === 0 && stats.rooms === 0 && stats.subscriptions.topics === 0;

@@ -19,7 +19,7 @@ export interface Stats {
   subscriptions: { topics: number; subscriptions: number; connections: number };
   limiter: { users: number; anonymousIps: number };
   handshakeIps: number;
-  lifecycle: { heartbeatTerminations: number; timers: number };
+  lifecycle: { heartbeatTerminations: number; timers: number; revalidation: RevalidationStats };
   activity: { buffered: number; flushed: number; dropped: number };
   chat: { commodities: number; messages: number };
   /** Collaboration rooms known to the room presence store (0 once every room is empty, finding 20). */
@@ -33,6 +33,20 @@ export interface Stats {
     rejected: { unsigned: number; malformed: number; forged: number; stale: number; invalid_message: number };
   };
   heapUsed: number;
+  /** Per-user chat rate state held and commodities with local members (finding R1). */
+  commodity: { rateLimitedUsers: number; commodities: number };
+  /** Present with `countPresenceCalls` or `failingPresenceUser`: presence store calls so far. */
+  presenceCalls?: { join: number; leave: number };
+  /** Present with `revocationFaults`: revocation checks so far, most checks of one token in flight at once. */
+  revocationStore?: { calls: number; maxInFlightPerToken: number };
+}
+
+/** `stats().lifecycle.revalidation`: periodic revalidation figures (finding R7). */
+export interface RevalidationStats {
+  runs: number;
+  skipped: number;
+  checks: number;
+  failures: number;
 }
 
 export interface ServerHandle {

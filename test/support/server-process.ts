@@ -48,12 +48,15 @@ export interface HarnessConfig {
   /** Also serves the test-only namespace of `echo-namespace.ts` (/ws/echo-test). */
   readonly echoNamespace?: boolean;
   /**
-   * Fault injection for periodic revalidation (finding R7): every `failEvery`-th revocation
-   * check throws; each check takes `delayMs`. The store's call figures are in `stats`.
+   * Fault injection for periodic revalidation (finding R7), once armed by the
+   * `armRevocationFaults` request: every `failEvery`-th revocation check throws; each check
+   * takes `delayMs`. The store's call figures (since arming) are in `stats`.
    */
   readonly revocationFaults?: { readonly failEvery?: number; readonly delayMs?: number };
   /** Fault injection (finding R9): the presence store records the join of this user, then throws (a lost reply). */
   readonly failingPresenceUser?: string;
+  /** In-memory presence store that counts its calls (`presenceCalls` in stats). */
+  readonly countPresenceCalls?: boolean;
   /** Listen on this port instead of a free one (restart tests reuse the port of a stopped server). */
   readonly port?: number;
 }
@@ -72,6 +75,8 @@ export type HarnessRequest =
   | { readonly seq: number; readonly cmd: 'brokerStats' }
   /** Revokes in the store only (no immediate close), so only periodic revalidation can act on it. */
   | { readonly seq: number; readonly cmd: 'revokeInStoreOnly'; readonly jti: string }
+  /** Starts the `revocationFaults` (calls are counted from here). */
+  | { readonly seq: number; readonly cmd: 'armRevocationFaults' }
   /** Runs `global.gc()` (needs `exposeGc`) and answers `process.memoryUsage()` after it. */
   | { readonly seq: number; readonly cmd: 'gc' }
   /** `process.memoryUsage()` without a collection. */
@@ -140,7 +145,11 @@ class FlakyRevocationStore extends InMemoryRevocationStore {
     super();
   }
 
+  /** Off until the `armRevocationFaults` request: handshakes check the store too, and must pass. */
+  armed = false;
+
   override async isRevoked(identity: Parameters<InMemoryRevocationStore['isRevoked']>[0]): Promise<boolean> {
+    if (!this.armed) return super.isRevoked(identity);
     this.calls += 1;
     const call = this.calls;
     const key = `${identity.jti}|${identity.userId}`;
@@ -158,16 +167,24 @@ class FlakyRevocationStore extends InMemoryRevocationStore {
   }
 }
 
-/** Records the join (as a store whose reply was lost would have), then throws for one user. */
-class FailingPresenceStore extends InMemoryRoomPresenceStore {
-  constructor(private readonly failingUser: string) {
+/** Counts store calls (a re-join must make none); for `failingUser`, records the join (as a store whose reply was lost would have), then throws. */
+class InstrumentedPresenceStore extends InMemoryRoomPresenceStore {
+  readonly calls = { join: 0, leave: 0 };
+
+  constructor(private readonly failingUser?: string) {
     super();
   }
 
   override async join(...args: Parameters<InMemoryRoomPresenceStore['join']>): ReturnType<InMemoryRoomPresenceStore['join']> {
+    this.calls.join += 1;
     const result = await super.join(...args);
     if (args[2].userId === this.failingUser) throw new Error('injected fault: presence store failed during room.join');
     return result;
+  }
+
+  override async leave(...args: Parameters<InMemoryRoomPresenceStore['leave']>): ReturnType<InMemoryRoomPresenceStore['leave']> {
+    this.calls.leave += 1;
+    return super.leave(...args);
   }
 }
 
@@ -183,8 +200,10 @@ async function main(): Promise<void> {
     flakyRevocations = new FlakyRevocationStore(config.revocationFaults);
     overrides.push({ provide: REVOCATION_STORE, useValue: flakyRevocations });
   }
-  if (config.failingPresenceUser !== undefined) {
-    overrides.push({ provide: ROOM_PRESENCE_STORE, useValue: new FailingPresenceStore(config.failingPresenceUser) });
+  let instrumentedPresence: InstrumentedPresenceStore | undefined;
+  if (config.failingPresenceUser !== undefined || config.countPresenceCalls) {
+    instrumentedPresence = new InstrumentedPresenceStore(config.failingPresenceUser);
+    overrides.push({ provide: ROOM_PRESENCE_STORE, useValue: instrumentedPresence });
   }
   if (config.throwingTopic !== undefined) {
     const topic = config.throwingTopic;
@@ -221,6 +240,7 @@ async function main(): Promise<void> {
     broker: brokerStats(),
     heapUsed: process.memoryUsage().heapUsed,
     commodity: app.get(CommodityChat).stats(),
+    presenceCalls: instrumentedPresence ? { ...instrumentedPresence.calls } : undefined,
     revocationStore: flakyRevocations ? { calls: flakyRevocations.calls, maxInFlightPerToken: flakyRevocations.maxInFlightPerToken } : undefined,
   });
   function brokerStats(): unknown {
@@ -244,6 +264,10 @@ async function main(): Promise<void> {
           return app.get<symbol, RevocationStore>(REVOCATION_STORE).revokeToken(raw.jti, Date.now() + 60_000);
         case 'flushActivity':
           return app.get(ActivityBuffer).flush();
+        case 'armRevocationFaults':
+          if (!flakyRevocations) throw new Error('start the server with revocationFaults');
+          flakyRevocations.armed = true;
+          return null;
         case 'brokerStats':
           return brokerStats() ?? null;
         case 'gc': {
