@@ -58,9 +58,9 @@ const JOIN = new LuaScript(`${PRUNE}
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[6])
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {1, 0, {}, 0} end
 local departed = {}
-local function own() return tonumber(redis.call('HGET', KEYS[2], 'n:' .. ARGV[2]) or '0') end
-local function full() return own() == 0 and tonumber(redis.call('HGET', KEYS[2], '#users') or '0') >= tonumber(ARGV[5]) end
-if own() >= tonumber(ARGV[8]) then return {0, 0, departed, 2} end
+local own = tonumber(redis.call('HGET', KEYS[2], 'n:' .. ARGV[2]) or '0')
+local function full() return own == 0 and tonumber(redis.call('HGET', KEYS[2], '#users') or '0') >= tonumber(ARGV[5]) end
+if own >= tonumber(ARGV[8]) then return {0, 0, departed, 2} end
 if full() then
   -- Full: members of a dead node may hold places; look, but not more often than the interval.
   local t = redis.call('TIME')
@@ -68,6 +68,7 @@ if full() then
   if now - tonumber(redis.call('HGET', KEYS[2], '#pruned') or '0') >= tonumber(ARGV[7]) then
     departed = prune(KEYS[1], KEYS[2], ARGV[3])
     if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[2], '#pruned', now) end
+    own = tonumber(redis.call('HGET', KEYS[2], 'n:' .. ARGV[2]) or '0')
   end
   if full() then return {0, 0, departed, 1} end
 end

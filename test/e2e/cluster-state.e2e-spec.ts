@@ -5,7 +5,7 @@
 import { jest } from '@jest/globals';
 import { Client, eventually, type Frame, handshakeStatus, type ServerHandle, sleep, token } from '../support/harness.js';
 import { BODY, bearer, expectAlive, expectError } from '../support/e2e-helpers.js';
-import { api, deleteKeys, nodeOptions, publish, pushes, QUIET_MS, startCluster, uniquePrefix } from '../support/cluster-helpers.js';
+import { api, deleteKeys, nodeOptions, publish, pushes, QUIET_MS, redisCommandsOn, startCluster, uniquePrefix } from '../support/cluster-helpers.js';
 
 jest.setTimeout(30_000);
 
@@ -81,6 +81,33 @@ describe('shared chat history', () => {
 });
 
 describe('collaboration presence across nodes', () => {
+  test('R3: a re-join of a room the connection is already in costs Redis no command (MONITOR on the key prefix), answers room.joined and announces nothing; a first join does reach Redis', async () => {
+    const alice = await open(a, '/ws/collaboration', user('rj-alice', 'Alice'));
+    const bob = await open(b, '/ws/collaboration', user('rj-bob', 'Bob'));
+    await alice.call('room.join', { roomId: 'rejoin' });
+    await bob.call('room.join', { roomId: 'rejoin' });
+    await alice.next('room.presence');
+    // Heartbeats renew room keys on a timer (PEXPIRE); they are not part of a join.
+    const onRoom = (commands: string[][]) => commands.filter((c) => c.some((arg) => arg.startsWith('room:rejoin')) && c[0] !== 'pexpire');
+    const rejoins = onRoom(
+      await redisCommandsOn(PREFIX, async () => {
+        for (let i = 0; i < 20; i += 1) {
+          const again = await bob.call('room.join', { roomId: 'rejoin' });
+          expect(again.data).toEqual({ roomId: 'rejoin', members: [{ userId: 'rj-alice', username: 'Alice' }, { userId: 'rj-bob', username: 'Bob' }] });
+        }
+      }),
+    );
+    expect(rejoins).toEqual([]);
+    const carol = await open(a, '/ws/collaboration', user('rj-carol', 'Carol'));
+    const firstJoin = onRoom(await redisCommandsOn(PREFIX, async () => void (await carol.call('room.join', { roomId: 'rejoin' }))));
+    expect(firstJoin.map((c) => c[0])).toEqual(expect.arrayContaining(['evalsha', 'hgetall']));
+    // Alice heard of bob once and of carol once: the 20 re-joins announced nothing.
+    await alice.next((f) => f.event === 'room.presence' && (f.data?.user as { userId: string }).userId === 'rj-carol');
+    expect(alice.all('room.presence').map((f) => (f.data?.user as { userId: string }).userId)).toEqual(['rj-bob', 'rj-carol']);
+    console.log(`R3 Redis commands on the room per re-join: ${rejoins.length / 20} (first join: ${firstJoin.length}: ${firstJoin.map((c) => c[0]).join(', ')})`);
+  });
+
+
   test('room.joined on B lists the member on A; join and leave (room.leave and disconnect) reach the other node', async () => {
     const alice = await open(a, '/ws/collaboration', user('pres-alice', 'Alice'));
     expect((await alice.call('room.join', { roomId: 'pres-1' })).data).toEqual({ roomId: 'pres-1', members: [{ userId: 'pres-alice', username: 'Alice' }] });

@@ -101,7 +101,8 @@ export function handlersOf(gateway: new (...args: unknown[]) => object): Gateway
       if (seen.has(method) || typeof fn !== 'function' || Reflect.getMetadata(MESSAGE_MAPPING_METADATA, fn) !== true) continue;
       seen.add(method);
       const params = (Reflect.getMetadata('design:paramtypes', proto, method) ?? []) as Class[];
-      const dto = [...params].reverse().find((p) => typeof p === 'function' && p !== Object);
+      // The body DTO: the last class parameter that is not a plain value (e.g. a frame size).
+      const dto = [...params].reverse().find((p) => typeof p === 'function' && ![Object, Number, String, Boolean].includes(p as never));
       const maxFrameBytes = Reflect.getMetadata(MAX_MESSAGE_SIZE_KEY, fn) as number | undefined;
       handlers.push({ gateway, path, event: Reflect.getMetadata(MESSAGE_METADATA, fn) as string, method, dto, maxFrameBytes });
     }
@@ -128,6 +129,7 @@ export async function probeProtocol(): Promise<ProtocolTables> {
   const leaveHooks = new Map<string, (connection: unknown, topic: string, reason: string) => void>();
   const world: Record<string, unknown> = {
     revocationTtlMs: 1000, chatHistoryTtlMs: 60_000, chatHistorySize: 100, maxRoomMembers: 500, maxSubscriptions: 100,
+    maxRoomConnectionsPerUser: 4, roomBroadcastBytesPerSec: 65536, chatRatePerSec: 2, chatRateBurst: 10, subscriberCount: () => 1,
     publish: async (message: BrokerMessage) => {
       if (message.type !== 'close') recorded.push({ path: pathOf(message.namespace), event: message.event, data: { ...message.data } });
     },
@@ -148,7 +150,7 @@ export async function probeProtocol(): Promise<ProtocolTables> {
   const socketOn = (ns: NamespaceName, authenticated: boolean) => ({
     id: 'c-1', userId: authenticated ? identity.userId : undefined, identity: authenticated ? identity : undefined,
     authenticated, closed: false, namespace: NAMESPACES[ns],
-    hasTopic: () => true, topics: () => ['1'],
+    hasTopic: () => true, topics: () => ['1'], takeBudget: () => 0,
     send: (text: string) => {
       const frame = JSON.parse(text) as { event: string; data: Record<string, unknown> };
       recorded.push({ path: pathOf(ns), event: frame.event, data: frame.data });

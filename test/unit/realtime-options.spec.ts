@@ -382,3 +382,38 @@ describe('resolveRealtimeOptions', () => {
     expect(err.name).toBe('RealtimeConfigError');
   });
 });
+
+describe('room and chat budgets (docs/protocol.md §11; findings R1, R3)', () => {
+  it.each<[keyof RealtimeConfig, number]>([
+    ['maxRoomConnectionsPerUser', 4],
+    ['roomBroadcastBytesPerSec', 65536],
+    ['chatRatePerSec', 2],
+    ['chatRateBurst', 10],
+  ])('R1/R3: %s defaults to %p', (key, expected) => {
+    expect(resolve({ ...BASE_ENV })[key]).toBe(expected);
+  });
+
+  it('R1/R3: read from WS_MAX_ROOM_CONNECTIONS_PER_USER, WS_ROOM_BROADCAST_BYTES_PER_SEC, WS_CHAT_RATE_PER_SEC, WS_CHAT_RATE_BURST; options win', () => {
+    const config = resolve({
+      ...BASE_ENV,
+      WS_MAX_ROOM_CONNECTIONS_PER_USER: '2',
+      WS_ROOM_BROADCAST_BYTES_PER_SEC: '1000',
+      WS_CHAT_RATE_PER_SEC: '0.5',
+      WS_CHAT_RATE_BURST: '3',
+    });
+    expect([config.maxRoomConnectionsPerUser, config.roomBroadcastBytesPerSec, config.chatRatePerSec, config.chatRateBurst]).toEqual([2, 1000, 0.5, 3]);
+    expect(resolve({ ...BASE_ENV, WS_CHAT_RATE_BURST: '3' }, { chatRateBurst: 7 }).chatRateBurst).toBe(7);
+  });
+
+  it.each([
+    ['WS_MAX_ROOM_CONNECTIONS_PER_USER', '0'],
+    ['WS_MAX_ROOM_CONNECTIONS_PER_USER', '1.5'],
+    ['WS_ROOM_BROADCAST_BYTES_PER_SEC', '0'],
+    ['WS_ROOM_BROADCAST_BYTES_PER_SEC', 'lots'],
+    ['WS_CHAT_RATE_PER_SEC', '0'],
+    ['WS_CHAT_RATE_BURST', '2.5'],
+  ])('R1/R3: %s=%s is refused', (name, value) => {
+    const err = configError(() => resolve({ ...BASE_ENV, [name]: value }));
+    expect(err.message).toMatch(new RegExp(`${name}|${'maxRoomConnectionsPerUser|roomBroadcastBytesPerSec|chatRateBurst'}`));
+  });
+});

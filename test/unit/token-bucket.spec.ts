@@ -74,3 +74,21 @@ describe('TokenBucket', () => {
     expect(bucket.take(wait)).toBe(0);
   });
 });
+
+describe('TokenBucket with a cost (byte budgets, R3)', () => {
+  it('takes `cost` units at once and says how long until that many are there', () => {
+    const bucket = new TokenBucket(1000, 2000, 0);
+    expect(bucket.take(0, 1500)).toBe(0);
+    expect(bucket.take(0, 450)).toBe(0);
+    // 50 left; 450 more need 400 ms at 1000/s.
+    expect(bucket.take(0, 450)).toBe(400);
+    expect(bucket.take(400, 450)).toBe(0);
+  });
+
+  it('a cost above the capacity is charged as the capacity: it passes on a full bucket instead of never', () => {
+    const bucket = new TokenBucket(10, 100, 0);
+    expect(bucket.take(0, 5000)).toBe(0);
+    expect(bucket.take(0, 5000)).toBe(10_000);
+    expect(bucket.take(10_000, 5000)).toBe(0);
+  });
+});
