@@ -85,7 +85,14 @@ export const SCALE_OUT_PROVIDERS: Provider[] = [
     (config) => new InMemoryChatHistoryStore(chatBounds(config)),
     (connection, config) => new RedisChatHistoryStore({ connection, bounds: chatBounds(config) }),
   ),
-  backend<RevocationStore>(REVOCATION_STORE, () => new InMemoryRevocationStore(), (connection) => new RedisRevocationStore({ connection })),
+  {
+    provide: REVOCATION_STORE,
+    inject: [REDIS_CONNECTION, RealtimeLogger],
+    useFactory: (connection: Connection, logger: RealtimeLogger): RevocationStore =>
+      connection
+        ? new RedisRevocationStore({ connection })
+        : new InMemoryRevocationStore(Date.now, (error) => logger.error('revocation refused: store full', { kind: error.kind })),
+  },
   backend<RoomPresenceStore>(
     ROOM_PRESENCE_STORE,
     () => new InMemoryRoomPresenceStore(),

@@ -52,7 +52,8 @@ export interface ServerHandle {
 
 /** Starts the harness server with `options` (jwt.secret defaults to SECRET). */
 export async function startServer(config: Partial<HarnessConfig> & { options?: HarnessConfig['options'] } = {}): Promise<ServerHandle> {
-  const options = { jwt: { secret: SECRET }, ...config.options };
+  // Scrapes see every change at once unless a test asks for the /metrics cache.
+  const options = { jwt: { secret: SECRET }, metricsCacheMs: 0, ...config.options };
   const child = fork(SERVER_PROCESS, [], {
     env: { ...process.env, REALTIME_HARNESS: JSON.stringify({ ...config, options }) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -125,7 +125,12 @@ describe('resolveRealtimeOptions', () => {
       ['CHAT_HISTORY_MAX_COMMODITIES', 'chatHistoryMaxCommodities', '12', 12],
       ['ACTIVITY_BUFFER_MAX', 'activityBufferMax', '50', 50],
       ['ACTIVITY_FLUSH_INTERVAL_MS', 'activityFlushIntervalMs', '600000', 600000],
-      ['REVOCATION_TTL_MS', 'revocationTtlMs', '7200000', 7200000],
+      ['REVOCATION_TTL_MS', 'revocationTtlMs', '172800000', 172800000],
+      ['JWT_MAX_TOKEN_LIFETIME_MS', 'jwtMaxTokenLifetimeMs', '3600000', 3600000],
+      ['WS_MAX_PENDING_CONNECTIONS', 'maxPendingConnections', '50', 50],
+      ['WS_IPV6_PREFIX_BITS', 'ipv6PrefixBits', '48', 48],
+      ['CHAT_HISTORY_MAX_BYTES', 'chatHistoryMaxBytes', '1048576', 1048576],
+      ['METRICS_CACHE_MS', 'metricsCacheMs', '0', 0],
       ['SHUTDOWN_TIMEOUT_MS', 'shutdownTimeoutMs', '3000', 3000],
     ])('%s sets %s', (envName, key, raw, expected) => {
       expect(resolve({ ...BASE_ENV, [envName]: raw })[key]).toBe(expected);
