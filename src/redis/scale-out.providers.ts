@@ -83,7 +83,7 @@ export const SCALE_OUT_PROVIDERS: Provider[] = [
   backend<ChatHistoryStore>(
     CHAT_HISTORY_STORE,
     (config) => new InMemoryChatHistoryStore(chatBounds(config)),
-    (connection, config) => new RedisChatHistoryStore({ connection, bounds: chatBounds(config) }),
+    (connection, config) => new RedisChatHistoryStore({ connection, bounds: chatBounds(config), signingKey: config.redis!.signingKey }),
   ),
   {
     provide: REVOCATION_STORE,
@@ -107,5 +107,5 @@ export const SCALE_OUT_PROVIDERS: Provider[] = [
 ];
 
 function chatBounds(config: RealtimeConfig): ChatHistoryBounds {
-  return { size: config.chatHistorySize, ttlMs: config.chatHistoryTtlMs, maxCommodities: config.chatHistoryMaxCommodities };
+  return { size: config.chatHistorySize, ttlMs: config.chatHistoryTtlMs, maxCommodities: config.chatHistoryMaxCommodities, maxBytes: config.chatHistoryMaxBytes };
 }
