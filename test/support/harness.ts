@@ -30,7 +30,7 @@ export interface Stats {
     publishFailures: number;
     received: number;
     ownEchoes: number;
-    rejected: { unsigned: number; malformed: number; forged: number; stale: number; invalid_message: number };
+    rejected: { unsigned: number; malformed: number; forged: number; stale: number; oversized: number; wrong_channel: number; replayed: number; invalid_message: number };
   };
   heapUsed: number;
 }
