@@ -277,10 +277,15 @@ export interface MainRun {
   stdout: string;
   stderr: string;
   listened: boolean;
+  /** The answer to `GET probePath` once it listened, when asked for. */
+  probe?: { status: number; body: string };
 }
 
-/** Runs the production entry with exactly `env` (plus PATH/HOME); kills it once it listens. */
-export function runMain(env: Record<string, string>, timeoutMs = 10_000): Promise<MainRun> {
+/**
+ * Runs the production entry with exactly `env` (plus PATH/HOME); kills it once it listens
+ * (after `GET probePath` on it, when given: needs the `listening` line, so LOG_LEVEL ≤ info).
+ */
+export function runMain(env: Record<string, string>, timeoutMs = 10_000, probePath?: string): Promise<MainRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN_ENTRY], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
@@ -289,11 +294,20 @@ export function runMain(env: Record<string, string>, timeoutMs = 10_000): Promis
     let stdout = '';
     let stderr = '';
     let listened = false;
+    let probe: MainRun['probe'];
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
       if (!listened && /listening/.test(stdout)) {
         listened = true;
-        child.kill('SIGKILL');
+        const url = /"url":"([^"]+)"/.exec(stdout)?.[1]?.replace('[::1]', '127.0.0.1');
+        if (probePath === undefined || url === undefined) {
+          child.kill('SIGKILL');
+          return;
+        }
+        fetch(url + probePath)
+          .then(async (res) => (probe = { status: res.status, body: await res.text() }))
+          .catch(() => undefined)
+          .finally(() => child.kill('SIGKILL'));
       }
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -303,7 +317,7 @@ export function runMain(env: Record<string, string>, timeoutMs = 10_000): Promis
     }, timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, listened });
+      resolve({ code, stdout, stderr, listened, ...(probe ? { probe } : {}) });
     });
     child.once('error', reject);
   });

@@ -43,6 +43,8 @@ export interface HarnessConfig {
   readonly exposeGc?: boolean;
   /** Fault injection: the authorization provider throws for this topic (any namespace), so that handler fails unexpectedly. */
   readonly throwingTopic?: string;
+  /** Address to listen on (default 127.0.0.1); `::` listens dual-stack. */
+  readonly host?: string;
 }
 
 export type HarnessRequest =
@@ -137,7 +139,7 @@ async function main(): Promise<void> {
       useValue: { write: async (items: readonly ActivityItem[]) => void process.stdout.write(JSON.stringify({ activityBatch: items }) + '\n') },
     });
   }
-  const app: INestApplication = await bootstrapRealtimeApp({ env: {}, ...config.options }, { port: 0, host: '127.0.0.1' }, { overrides });
+  const app: INestApplication = await bootstrapRealtimeApp({ env: {}, ...config.options }, { port: 0, host: config.host ?? '127.0.0.1' }, { overrides });
   const address = app.getHttpServer().address() as { port: number };
   const publisher = app.get(RealtimePublisher);
   if (config.alertEvents) {
