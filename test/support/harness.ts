@@ -1,4 +1,5 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,35 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SERVER_PROCESS = join(ROOT, 'build', 'test', 'support', 'server-process.js');
 /** The compiled production entry point (`npm run build`). */
 export const MAIN_ENTRY = join(ROOT, 'dist', 'main.js');
+
+/**
+ * Fails fast when a compiled file is older than its source (or missing): the e2e suites run
+ * build/ and dist/, so a stale build would test yesterday's code. `npm test` builds first.
+ */
+function assertBuildFresh(): void {
+  const stale: string[] = [];
+  const walk = (dir: string, check: (source: string, relative: string) => void, relative = ''): void => {
+    for (const entry of readdirSync(join(dir, relative), { withFileTypes: true })) {
+      const path = join(relative, entry.name);
+      if (entry.isDirectory()) walk(dir, check, path);
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) check(join(dir, path), path);
+    }
+  };
+  const compiledAt = (file: string): number => (existsSync(file) ? statSync(file).mtimeMs : -1);
+  const expect = (source: string, compiled: string): void => {
+    if (compiledAt(compiled) < statSync(source).mtimeMs) stale.push(compiled.slice(ROOT.length + 1));
+  };
+  walk(join(ROOT, 'src'), (source, relative) => {
+    const js = relative.replace(/\.ts$/, '.js');
+    expect(source, join(ROOT, 'build', 'src', js));
+    expect(source, join(ROOT, 'dist', js));
+  });
+  walk(join(ROOT, 'test', 'support'), (source, relative) => expect(source, join(ROOT, 'build', 'test', 'support', relative.replace(/\.ts$/, '.js'))));
+  if (stale.length > 0) {
+    throw new Error(`stale build: ${stale.length} compiled file(s) older than their source, e.g. ${stale.slice(0, 3).join(', ')}; run npm run build && npm run build:test`);
+  }
+}
+assertBuildFresh();
 
 export const SECRET = 'test-secret-0123456789-abcdefghijklmnop';
 
