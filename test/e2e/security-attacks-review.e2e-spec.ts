@@ -5,6 +5,7 @@
  * test/unit/chat-history-budget.spec.ts and test/redis/redis-chat-history.spec.ts, R3 in
  * test/redis/redis-room-presence.spec.ts, R6 in test/e2e/cluster-security.e2e-spec.ts.
  */
+import { request as httpRequest } from 'node:http';
 import { createConnection } from 'node:net';
 import { Client, handshakeStatus, runMain, SECRET, type ServerHandle, sleep, startServer, token } from '../support/harness.js';
 import { deleteKeys, nodeOptions, REDIS_URL, uniquePrefix, waitReady } from '../support/cluster-helpers.js';
@@ -120,6 +121,65 @@ describe('R4: per-IP limits use canonical client addresses', () => {
     const user = await open(s.ws('/ws/main'), bearer(token({ sub: 'r4-user' }), xff('198.51.100.14')));
     await expectAlive(user);
   });
+});
+
+describe('finding 24 end to end: the maps keyed by client address stop at their caps', () => {
+  /** Distinct IPv4 addresses to present (env BOUNDS_ADDRESSES): more than both caps. */
+  const ADDRESSES = Number(process.env.BOUNDS_ADDRESSES ?? 55_000);
+  const HANDSHAKE_CAP = 50_000;
+  const AUDIT_CAP = 10_000;
+
+  /** One upgrade with a bad bearer token from `address` (TRUST_PROXY=1): rate-limiter entry, then a 401 audit line. */
+  function badUpgrade(port: number, address: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port,
+        path: '/ws/tracking',
+        agent: false,
+        headers: {
+          Connection: 'Upgrade',
+          Upgrade: 'websocket',
+          'Sec-WebSocket-Version': '13',
+          'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+          Authorization: 'Bearer not-a-token',
+          'X-Forwarded-For': address,
+        },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('upgrade', (_res, socket) => {
+        socket.destroy();
+        resolve(101);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  test(`finding 24: TRUST_PROXY with ${ADDRESSES} distinct X-Forwarded-For addresses: the handshake limiter and the audit sources stop at their caps`, async () => {
+    const s = await server({ options: { trustProxy: 1 } });
+    const statuses = new Map<number, number>();
+    const CONCURRENCY = 32;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < ADDRESSES) {
+          const i = next++;
+          const status = await badUpgrade(s.port, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        }
+      }),
+    );
+    expect(Object.fromEntries(statuses)).toEqual({ 401: ADDRESSES });
+    const stats = await s.stats();
+    expect(stats.handshakeIps).toBe(Math.min(ADDRESSES, HANDSHAKE_CAP));
+    expect(stats.auditSources).toBeLessThanOrEqual(AUDIT_CAP);
+    if (ADDRESSES > AUDIT_CAP) expect(stats.auditSources).toBe(AUDIT_CAP);
+    console.log(`finding 24: ${ADDRESSES} addresses → handshake map ${stats.handshakeIps} (cap ${HANDSHAKE_CAP}), audit sources ${stats.auditSources} (cap ${AUDIT_CAP}), heap ${(stats.heapUsed / 1048576).toFixed(1)} MB`);
+  }, 600_000);
 });
 
 describe('R5: /metrics in production', () => {

@@ -49,6 +49,8 @@ export interface Stats {
   subscriptions: { topics: number; subscriptions: number; connections: number };
   limiter: { users: number; anonymousIps: number };
   handshakeIps: number;
+  /** Sources (kind, hashed IP) the audit log's pattern detection tracks (bounded, finding 24). */
+  auditSources: number;
   lifecycle: { heartbeatTerminations: number; timers: number };
   activity: { buffered: number; flushed: number; dropped: number };
   chat: { commodities: number; messages: number };

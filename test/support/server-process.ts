@@ -27,6 +27,7 @@ import {
 } from '../../src/index.js';
 import { ConnectionLimiter } from '../../src/connection/connection-limiter.js';
 import { HandshakeRateLimiter } from '../../src/connection/handshake-rate-limiter.js';
+import { SecurityAuditLog } from '../../src/observability/security-audit-log.js';
 import { ROOM_PRESENCE_STORE, type RoomPresenceStore } from '../../src/subscriptions/room-presence.store.js';
 
 export interface HarnessConfig {
@@ -151,6 +152,7 @@ async function main(): Promise<void> {
     subscriptions: app.get(SubscriptionRegistry).sizes(),
     limiter: app.get(ConnectionLimiter).sizes(),
     handshakeIps: app.get(HandshakeRateLimiter).size,
+    auditSources: app.get(SecurityAuditLog).stats().trackedSources,
     lifecycle: app.get(ConnectionLifecycle).stats(),
     activity: app.get(ActivityBuffer).stats(),
     // The Redis broker's counters (published, publishFailures, received, ownEchoes, rejected by reason); absent in memory.
