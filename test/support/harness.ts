@@ -53,7 +53,7 @@ export interface Stats {
   auditSources: number;
   lifecycle: { heartbeatTerminations: number; timers: number };
   activity: { buffered: number; flushed: number; dropped: number };
-  chat: { commodities: number; messages: number };
+  chat: { commodities: number; messages: number; bytes: number };
   /** Collaboration rooms known to the room presence store (0 once every room is empty, finding 20). */
   rooms: number;
   /** The Redis broker's counters (only when the server runs with `redisUrl`). */
