@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { distinctUsers, type RoomJoinResult, type RoomMember, type RoomPresenceStore } from '../subscriptions/room-presence.store.js';
+import type { RoomJoinResult, RoomMember, RoomPresenceStore } from '../subscriptions/room-presence.store.js';
 import { LuaScript } from './lua-script.js';
 import type { RedisConnection, RedisErrorReporter } from './redis-connection.js';
 
@@ -16,114 +16,103 @@ const DEFAULT_LIVENESS_TTL_MS = 15_000;
 /** A room key outlives its last renewal by this many liveness TTLs. */
 const ROOM_TTL_FACTOR = 4;
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
-/** Hash field holding the room's join counter (orders members by arrival); no node id starts with '#'. */
-const SEQ_FIELD = '#seq';
 
 /**
- * Walks a room hash, skipping members of dead nodes (no `node:<id>` key), and collects the
- * live ones. Scripts build node keys from the prefix: standalone Redis, not Cluster.
- * Expects ARGV[1] = our field, ARGV[2] = userId, ARGV[3] = node key prefix.
+ * Removes the members of dead nodes (no `node:<id>` key) from a room and returns the users
+ * that left with them, as flat pairs {userId, "<seq>|<username>"}. O(room size): run by the
+ * periodic sweep, and by a join only when the room is full, at most once per prune interval.
+ * Scripts build node keys from the prefix: standalone Redis, not Cluster.
  */
-const SCAN_ROOM = `
-local alive = {}
-local function isAlive(field)
-  local node = string.match(field, '^([^:]+):')
-  if node == nil then return false end
-  if alive[node] == nil then alive[node] = redis.call('EXISTS', ARGV[3] .. node) == 1 end
-  return alive[node]
-end
-local function scan(key)
-  local flat = redis.call('HGETALL', key)
-  local members, count, present, userSeen = {}, 0, false, false
+const PRUNE = `
+local function prune(room, users, nodePrefix)
+  local flat = redis.call('HGETALL', room)
+  local alive, departed = {}, {}
   for i = 1, #flat, 2 do
-    local field = flat[i]
-    if field ~= '${SEQ_FIELD}' then
-      -- Members of dead nodes are skipped, not removed: sweepDeparted removes and announces them.
-      if isAlive(field) then
-        count = count + 1
-        members[#members + 1] = flat[i + 1]
-        if field == ARGV[1] then present = true end
-        if cjson.decode(flat[i + 1]).userId == ARGV[2] then userSeen = true end
+    local field, userId = flat[i], flat[i + 1]
+    local node = string.match(field, '^([^:]+):')
+    if node ~= nil and alive[node] == nil then alive[node] = redis.call('EXISTS', nodePrefix .. node) == 1 end
+    if node == nil or not alive[node] then
+      redis.call('HDEL', room, field)
+      if redis.call('HINCRBY', users, 'n:' .. userId, -1) <= 0 then
+        departed[#departed + 1] = userId
+        departed[#departed + 1] = redis.call('HGET', users, 'u:' .. userId) or '0|'
+        redis.call('HDEL', users, 'n:' .. userId, 'u:' .. userId)
       end
     end
   end
-  return members, count, present, userSeen
+  if redis.call('HLEN', room) == 0 then redis.call('DEL', room, users) end
+  return departed
 end
 `;
 
 /**
- * KEYS[1] room:<roomId>, KEYS[2] node:<our id>; ARGV: field, userId, node key prefix,
- * username, maxMembers, liveness ttl ms. Returns {joined, firstOfUser, members JSON...}.
+ * O(1) in the room size (finding R3): a present connection answers at once; otherwise the
+ * count is HLEN and the user's presence a counter. KEYS[1] room:<roomId>, KEYS[2]
+ * room:<roomId>:users, KEYS[3] node:<our id>; ARGV: field, userId, node key prefix, username,
+ * maxMembers, liveness ttl ms, prune interval ms. Returns {joined, firstOfUser, departed pairs}.
  */
-const JOIN = new LuaScript(`${SCAN_ROOM}
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[6])
-local members, count, present, userSeen = scan(KEYS[1])
-if present then return {1, 0, members} end
-if count >= tonumber(ARGV[5]) then
-  if count == 0 then redis.call('DEL', KEYS[1]) end
-  return {0, 0, {}}
-end
-local seq = redis.call('HINCRBY', KEYS[1], '${SEQ_FIELD}', 1)
-local value = cjson.encode({userId = ARGV[2], username = ARGV[4], seq = seq})
-redis.call('HSET', KEYS[1], ARGV[1], value)
-members[#members + 1] = value
-return {1, userSeen and 0 or 1, members}
-`);
-
-/** KEYS[1] room:<roomId>; ARGV: field, userId, node key prefix. Returns {removed, userStillPresent}. */
-const LEAVE = new LuaScript(`${SCAN_ROOM}
-local removed = redis.call('HDEL', KEYS[1], ARGV[1])
-local _, count, _, userSeen = scan(KEYS[1])
-if count == 0 then redis.call('DEL', KEYS[1]) end
-return {removed, userSeen and 1 or 0}
-`);
-
-/**
- * KEYS[1] room:<roomId>; ARGV[1] node key prefix. Drops members of dead nodes and returns
- * those whose user has no live member left, as JSON. Atomic: a dead member is returned by
- * the one node whose sweep removed it.
- */
-const SWEEP = new LuaScript(`
-local flat = redis.call('HGETALL', KEYS[1])
-local alive, live, dead = {}, {}, {}
-for i = 1, #flat, 2 do
-  local field = flat[i]
-  if field ~= '${SEQ_FIELD}' then
-    local node = string.match(field, '^([^:]+):')
-    if node ~= nil and alive[node] == nil then alive[node] = redis.call('EXISTS', ARGV[1] .. node) == 1 end
-    if node ~= nil and alive[node] then
-      live[cjson.decode(flat[i + 1]).userId] = true
-    else
-      redis.call('HDEL', KEYS[1], field)
-      dead[#dead + 1] = flat[i + 1]
-    end
-  end
-end
+const JOIN = new LuaScript(`${PRUNE}
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[6])
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {1, 0, {}} end
 local departed = {}
-for _, value in ipairs(dead) do
-  if not live[cjson.decode(value).userId] then departed[#departed + 1] = value end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then
+  -- Full: members of a dead node may hold places; look, but not more often than the interval.
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if now - tonumber(redis.call('HGET', KEYS[2], '#pruned') or '0') >= tonumber(ARGV[7]) then
+    departed = prune(KEYS[1], KEYS[2], ARGV[3])
+    if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[2], '#pruned', now) end
+  end
+  if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then return {0, 0, departed} end
 end
-if next(live) == nil then redis.call('DEL', KEYS[1]) end
-return departed
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local first = 0
+if redis.call('HINCRBY', KEYS[2], 'n:' .. ARGV[2], 1) == 1 then
+  first = 1
+  local seq = redis.call('HINCRBY', KEYS[2], '#seq', 1)
+  redis.call('HSET', KEYS[2], 'u:' .. ARGV[2], seq .. '|' .. ARGV[4])
+end
+return {1, first, departed}
 `);
 
-interface StoredMember extends RoomMember {
-  readonly seq: number;
-}
+/**
+ * KEYS[1] room:<roomId>, KEYS[2] room:<roomId>:users; ARGV: field, userId.
+ * Returns {removed, connections the user still has in the room}. O(1).
+ */
+const LEAVE = new LuaScript(`
+local userId = redis.call('HGET', KEYS[1], ARGV[1])
+if not userId then return {0, tonumber(redis.call('HGET', KEYS[2], 'n:' .. ARGV[2]) or '0')} end
+redis.call('HDEL', KEYS[1], ARGV[1])
+local left = redis.call('HINCRBY', KEYS[2], 'n:' .. userId, -1)
+if left <= 0 then redis.call('HDEL', KEYS[2], 'n:' .. userId, 'u:' .. userId) end
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
+return {1, math.max(left, 0)}
+`);
+
+/** KEYS[1] room:<roomId>, KEYS[2] room:<roomId>:users; ARGV[1] node key prefix. Returns departed pairs. */
+const SWEEP = new LuaScript(`${PRUNE}
+return prune(KEYS[1], KEYS[2], ARGV[1])
+`);
 
 /**
- * Room membership shared by every node: a hash per room (`room:<roomId>`), field
- * `<nodeId>:<connectionId>`, value the member as JSON. Join and leave are Lua scripts, so
- * the member cap and firstOfUser/lastOfUser hold across nodes racing on one room.
+ * Room membership shared by every node: per room a hash of connections
+ * (`room:<roomId>`, field `<nodeId>:<connectionId>`, value the userId) and a hash of users
+ * (`room:<roomId>:users`: `n:<userId>` connection count, `u:<userId>` `<seq>|<username>`,
+ * `#seq` arrival counter). Join and leave are O(1) Lua scripts, so the member cap and
+ * firstOfUser/lastOfUser hold across nodes racing on one room, and a join costs Redis the
+ * same in a room of 2 or of 500 (finding R3: it used to read and decode every member).
  *
- * Each node keeps `node:<nodeId>` alive (TTL renewed every third of it); members of a node
- * whose key is gone (a crashed node) are ignored, pruned by the next join or leave, and
- * reported by `sweepDeparted` so the survivors announce their `room.presence` leave.
+ * Each node keeps `node:<nodeId>` alive (TTL renewed every third of it). Members of a node
+ * whose key is gone (a crashed node) are removed by `sweepDeparted` (which returns them so
+ * the survivors announce their `room.presence` leave), or, when they fill a room, by the
+ * next join, at most once per third of the TTL per room.
  */
 export class RedisRoomPresenceStore implements RoomPresenceStore {
   private readonly ttlMs: number;
   private readonly timer: NodeJS.Timeout;
   private readonly report: RedisErrorReporter;
+  /** Departures found by a join's prune, reported by the next `sweepDeparted`. */
+  private readonly pendingDeparted: Array<{ roomId: string; user: RoomMember }> = [];
   /** Rooms this node has members in, with their connections: `rooms()` and `leave` of pruned entries. */
   private readonly local = new Map<string, Set<string>>();
   /** After a reconnect our key may have expired during the outage: renew at once. */
@@ -143,10 +132,11 @@ export class RedisRoomPresenceStore implements RoomPresenceStore {
   async join(roomId: string, connectionId: string, member: RoomMember, maxMembers: number): Promise<RoomJoinResult> {
     const reply = await JOIN.run(
       this.client,
-      [this.roomKey(roomId), this.nodeKey(this.options.nodeId)],
-      [this.field(connectionId), member.userId, this.nodeKey(''), member.username, maxMembers, this.ttlMs],
+      [this.roomKey(roomId), this.usersKey(roomId), this.nodeKey(this.options.nodeId)],
+      [this.field(connectionId), member.userId, this.nodeKey(''), member.username, maxMembers, this.ttlMs, Math.floor(this.ttlMs / 3)],
     );
-    const [joined, firstOfUser, members] = reply as [number, number, string[]];
+    const [joined, firstOfUser, departed] = reply as [number, number, string[]];
+    this.pendingDeparted.push(...departures(roomId, departed));
     if (joined !== 1) return { joined: false, firstOfUser: false, members: [] };
     let connections = this.local.get(roomId);
     if (!connections) {
@@ -154,34 +144,27 @@ export class RedisRoomPresenceStore implements RoomPresenceStore {
       this.local.set(roomId, connections);
     }
     connections.add(connectionId);
-    return { joined: true, firstOfUser: firstOfUser === 1, members: byArrival(members) };
+    // The member list of `room.joined`: one read of the per-user hash, no decoding in Redis.
+    return { joined: true, firstOfUser: firstOfUser === 1, members: byArrival(await this.client.hgetall(this.usersKey(roomId))) };
   }
 
   async leave(roomId: string, connectionId: string, userId: string): Promise<boolean> {
-    const reply = await LEAVE.run(this.client, [this.roomKey(roomId)], [this.field(connectionId), userId, this.nodeKey('')]);
-    const [removed, userStillPresent] = reply as [number, number];
+    const reply = await LEAVE.run(this.client, [this.roomKey(roomId), this.usersKey(roomId)], [this.field(connectionId), userId]);
+    const [removed, userConnections] = reply as [number, number];
     const connections = this.local.get(roomId);
     const wasLocal = connections?.delete(connectionId) ?? false;
     if (connections?.size === 0) this.local.delete(roomId);
     // Our entry may already have been pruned (we looked dead during a stall): the member
     // still left, so the rest must still hear of it.
     if (removed !== 1 && !wasLocal) return false;
-    return userStillPresent === 0;
+    return userConnections === 0;
   }
 
   async sweepDeparted(): Promise<ReadonlyArray<{ readonly roomId: string; readonly user: RoomMember }>> {
-    const departed: Array<{ roomId: string; user: RoomMember }> = [];
-    const seen = new Set<string>();
+    const departed = this.pendingDeparted.splice(0);
     for (const roomId of this.local.keys()) {
-      const reply = (await SWEEP.run(this.client, [this.roomKey(roomId)], [this.nodeKey('')])) as string[];
-      for (const value of reply) {
-        const { userId, username } = JSON.parse(value) as StoredMember;
-        // Two dead tabs of one user in a room are one departure.
-        const key = `${roomId}\u0000${userId}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        departed.push({ roomId, user: { userId, username } });
-      }
+      const reply = (await SWEEP.run(this.client, [this.roomKey(roomId), this.usersKey(roomId)], [this.nodeKey('')])) as string[];
+      departed.push(...departures(roomId, reply));
     }
     return departed;
   }
@@ -205,7 +188,9 @@ export class RedisRoomPresenceStore implements RoomPresenceStore {
       // Rooms live while some live node holds members in them: each node extends its own,
       // so a room left only with dead members expires instead of staying in Redis forever.
       const pipeline = this.client.pipeline().set(this.nodeKey(this.options.nodeId), '1', 'PX', this.ttlMs);
-      for (const roomId of this.local.keys()) pipeline.pexpire(this.roomKey(roomId), ROOM_TTL_FACTOR * this.ttlMs);
+      for (const roomId of this.local.keys()) {
+        pipeline.pexpire(this.roomKey(roomId), ROOM_TTL_FACTOR * this.ttlMs).pexpire(this.usersKey(roomId), ROOM_TTL_FACTOR * this.ttlMs);
+      }
       await pipeline.exec();
     } catch (error) {
       this.report('redis presence heartbeat', error);
@@ -220,6 +205,11 @@ export class RedisRoomPresenceStore implements RoomPresenceStore {
     return this.options.connection.key(`room:${roomId}`);
   }
 
+  /** Room ids are identifiers without `:` (docs/protocol.md §5), so this never names another room. */
+  private usersKey(roomId: string): string {
+    return this.options.connection.key(`room:${roomId}:users`);
+  }
+
   private nodeKey(nodeId: string): string {
     return this.options.connection.key(`node:${nodeId}`);
   }
@@ -229,8 +219,23 @@ export class RedisRoomPresenceStore implements RoomPresenceStore {
   }
 }
 
-/** Distinct users, in order of their first join (hash order is arbitrary). */
-function byArrival(values: readonly string[]): RoomMember[] {
-  const stored = values.map((value) => JSON.parse(value) as StoredMember).sort((a, b) => a.seq - b.seq);
-  return distinctUsers(stored.map(({ userId, username }) => ({ userId, username })));
+/** Distinct users of a per-user hash, in order of their first join (hash order is arbitrary). */
+function byArrival(users: Record<string, string>): RoomMember[] {
+  const members: Array<RoomMember & { seq: number }> = [];
+  for (const [field, value] of Object.entries(users)) {
+    if (!field.startsWith('u:')) continue;
+    const bar = value.indexOf('|');
+    members.push({ userId: field.slice(2), username: value.slice(bar + 1), seq: Number(value.slice(0, bar)) });
+  }
+  return members.sort((a, b) => a.seq - b.seq).map(({ userId, username }) => ({ userId, username }));
+}
+
+/** Flat {userId, "<seq>|<username>"} pairs from a prune, as departures from `roomId`. */
+function departures(roomId: string, flat: readonly string[]): Array<{ roomId: string; user: RoomMember }> {
+  const out: Array<{ roomId: string; user: RoomMember }> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const value = flat[i + 1]!;
+    out.push({ roomId, user: { userId: flat[i]!, username: value.slice(value.indexOf('|') + 1) } });
+  }
+  return out;
 }

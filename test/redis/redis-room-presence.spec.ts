@@ -1,6 +1,7 @@
 /** Collaboration presence across nodes, with InMemoryRoomPresenceStore's semantics (issue 5). */
 import { RedisRoomPresenceStore } from '../../src/redis/redis-room-presence.store.js';
-import { connect, deleteKeys, eventually, keysUnder, type TestConnection, uniquePrefix } from './redis-helpers.js';
+import { createConnection } from 'node:net';
+import { connect, deleteKeys, eventually, keysUnder, REDIS_URL, sleep, type TestConnection, uniquePrefix } from './redis-helpers.js';
 
 const TTL = 600;
 const alice = { userId: 'alice', username: 'Alice' };
@@ -67,7 +68,7 @@ test('the member cap counts connections on every node, atomically', async () => 
   expect(await a.join('r4', 'c3', carol, 2)).toEqual({ joined: false, firstOfUser: false, members: [] });
   const racers = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).join('r5', `x${i}`, { userId: `u${i}`, username: 'U' }, 3)));
   expect(racers.filter((r) => r.joined)).toHaveLength(3);
-  expect(await connA.command.hlen(`${connA.prefix}room:r5`)).toBe(4); // 3 members + the join counter
+  expect(await connA.command.hlen(`${connA.prefix}room:r5`)).toBe(3);
 });
 
 test("a dead node's members disappear after its liveness TTL and free their places", async () => {
@@ -115,4 +116,63 @@ test('a live node keeps its members past the TTL (heartbeat)', async () => {
 test('node ids that could break the field layout are refused', () => {
   expect(() => new RedisRoomPresenceStore({ connection: connA, nodeId: 'a:b' })).toThrow(RangeError);
   expect(() => new RedisRoomPresenceStore({ connection: connA, nodeId: '' })).toThrow(RangeError);
+});
+
+/**
+ * Every command Redis runs on this file's keys while `act` runs, script-internal ones
+ * prefixed `lua:`, as `<command> <first argument without the prefix>`. MONITOR (over a raw
+ * socket) filtered on the unique prefix: exact on a Redis shared with other runs, where the
+ * global INFO commandstats is not.
+ */
+async function commandsOn(prefix: string, act: () => Promise<void>): Promise<string[]> {
+  const url = new URL(REDIS_URL);
+  const socket = createConnection({ host: url.hostname, port: Number(url.port || 6379) });
+  let buffered = '';
+  const seen: string[] = [];
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    let newline = buffered.indexOf('\r\n');
+    while (newline >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 2);
+      newline = buffered.indexOf('\r\n');
+      if (!line.includes(prefix)) continue;
+      const args = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
+      seen.push(`${line.includes(' lua]') ? 'lua:' : ''}${args[0]!.toLowerCase()} ${(args[1] ?? '').replace(prefix, '')}`);
+    }
+  });
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  socket.write('MONITOR\r\n');
+  try {
+    await sleep(100);
+    await act();
+    await sleep(200);
+  } finally {
+    socket.destroy();
+  }
+  return seen;
+}
+
+test('R3: join and re-join cost Redis the same commands in a room of 500 as in a room of 2; no member is read or decoded', async () => {
+  const a = node('nr3');
+  for (let i = 0; i < 500; i += 1) await a.join('big', `c${i}`, { userId: `u${i}`, username: `User ${i}` }, 1000);
+  await a.join('small', 'c0', alice, 1000);
+  await a.join('small', 'c1', bob, 1000);
+  // The nodes' heartbeats (a plain SET and PEXPIREs, on timers) are not part of a join.
+  const notHeartbeat = (c: string) => !/^(set|pexpire) /.test(c);
+  const rejoin = async (room: string) => (await commandsOn(connA.prefix, async () => void (await a.join(room, 'c0', alice, 1000)))).filter(notHeartbeat);
+  const join = async (room: string) => (await commandsOn(connA.prefix, async () => void (await a.join(room, 'fresh', carol, 1000)))).filter(notHeartbeat);
+  const [rejoinBig, rejoinSmall, joinBig, joinSmall] = [await rejoin('big'), await rejoin('small'), await join('big'), await join('small')];
+  const shape = (commands: string[], room: string) => commands.map((c) => c.replace(`room:${room}`, 'room:<id>'));
+  expect(shape(rejoinBig, 'big')).toEqual(shape(rejoinSmall, 'small'));
+  expect(shape(joinBig, 'big')).toEqual(shape(joinSmall, 'small'));
+  // Re-join: the script (SET liveness, HEXISTS) and one read of the per-user hash for room.joined.
+  expect(rejoinBig.map((c) => c.split(' ')[0])).toEqual(['evalsha', 'lua:set', 'lua:hexists', 'hgetall']);
+  expect(rejoinBig.at(-1)).toBe('hgetall room:big:users');
+  for (const commands of [rejoinBig, joinBig]) {
+    expect(commands.filter((c) => c === 'lua:hgetall room:big' || c.startsWith('lua:exists'))).toEqual([]);
+  }
+  const stats = await connA.command.info('commandstats');
+  console.log(`R3 commands per re-join: ${rejoinBig.length} (${rejoinBig.join(', ')}); per join: ${joinBig.length}; ${/cmdstat_evalsha:[^\r\n]*/.exec(stats)?.[0]}`);
 });

@@ -111,8 +111,12 @@ export const pushes = (client: Client, event?: string): Frame[] =>
   client.frames.filter((f) => f.event !== 'connected' && (event === undefined || f.event === event));
 
 /** The wire format of src/redis/signed-envelope.ts: `<base64url HMAC-SHA256>.<json {v, node, ts, msg}>`. */
-export function signEnvelope(key: string, envelope: { v?: number; node: string; ts: number; msg: unknown }): string {
-  const json = JSON.stringify({ v: envelope.v ?? 1, node: envelope.node, ts: envelope.ts, msg: envelope.msg });
+export function signEnvelope(
+  key: string,
+  envelope: { v?: number; node: string; epoch?: string; seq?: number; ch: string; ts: number; msg: unknown },
+): string {
+  const { v = 2, node, epoch = 'test-epoch', seq = 1, ch, ts, msg } = envelope;
+  const json = JSON.stringify({ v, node, epoch, seq, ch, ts, msg });
   return `${createHmac('sha256', Buffer.from(key, 'utf8')).update(json, 'utf8').digest('base64url')}.${json}`;
 }
 

@@ -125,7 +125,12 @@ describe('resolveRealtimeOptions', () => {
       ['CHAT_HISTORY_MAX_COMMODITIES', 'chatHistoryMaxCommodities', '12', 12],
       ['ACTIVITY_BUFFER_MAX', 'activityBufferMax', '50', 50],
       ['ACTIVITY_FLUSH_INTERVAL_MS', 'activityFlushIntervalMs', '600000', 600000],
-      ['REVOCATION_TTL_MS', 'revocationTtlMs', '7200000', 7200000],
+      ['REVOCATION_TTL_MS', 'revocationTtlMs', '172800000', 172800000],
+      ['JWT_MAX_TOKEN_LIFETIME_MS', 'jwtMaxTokenLifetimeMs', '3600000', 3600000],
+      ['WS_MAX_PENDING_CONNECTIONS', 'maxPendingConnections', '50', 50],
+      ['WS_IPV6_PREFIX_BITS', 'ipv6PrefixBits', '48', 48],
+      ['CHAT_HISTORY_MAX_BYTES', 'chatHistoryMaxBytes', '1048576', 1048576],
+      ['METRICS_CACHE_MS', 'metricsCacheMs', '0', 0],
       ['SHUTDOWN_TIMEOUT_MS', 'shutdownTimeoutMs', '3000', 3000],
     ])('%s sets %s', (envName, key, raw, expected) => {
       expect(resolve({ ...BASE_ENV, [envName]: raw })[key]).toBe(expected);
@@ -380,5 +385,37 @@ describe('resolveRealtimeOptions', () => {
     const err = configError(() => resolve({}));
     expect(err).toBeInstanceOf(Error);
     expect(err.name).toBe('RealtimeConfigError');
+  });
+});
+
+describe('review findings: startup checks', () => {
+  it('R8: JWT_MAX_TOKEN_LIFETIME_MS defaults to 24 h; REVOCATION_TTL_MS shorter than it fails naming both', () => {
+    expect(resolve({ ...BASE_ENV }).jwtMaxTokenLifetimeMs).toBe(86_400_000);
+    const error = configError(() => resolve({ ...BASE_ENV, REVOCATION_TTL_MS: '3600000' }));
+    expect(error.message).toMatch(/REVOCATION_TTL_MS/);
+    expect(error.message).toMatch(/JWT_MAX_TOKEN_LIFETIME_MS/);
+    expect(resolve({ ...BASE_ENV, REVOCATION_TTL_MS: '3600000', JWT_MAX_TOKEN_LIFETIME_MS: '3600000' }).revocationTtlMs).toBe(3_600_000);
+  });
+
+  it('R5: METRICS_TOKEN shorter than 32 characters fails naming it', () => {
+    expect(configError(() => resolve({ ...BASE_ENV, METRICS_TOKEN: 'x'.repeat(31) })).message).toMatch(/METRICS_TOKEN/);
+    expect(resolve({ ...BASE_ENV, METRICS_TOKEN: 'x'.repeat(32) }).metricsAccess).toBe('token');
+  });
+
+  it.each<[Record<string, string>, string]>([
+    [{}, 'open'],
+    [{ NODE_ENV: 'production' }, 'closed'],
+    [{ NODE_ENV: 'production', METRICS_PUBLIC: 'true' }, 'open'],
+    [{ NODE_ENV: 'production', METRICS_TOKEN: 'm'.repeat(32) }, 'token'],
+  ])('R5: /metrics access with %j is %s', (env, access) => {
+    expect(resolve({ ...BASE_ENV, ...env }).metricsAccess).toBe(access);
+  });
+
+  it('R4/R1: the new budgets have their contract defaults', () => {
+    const config = resolve({ ...BASE_ENV });
+    expect(config.maxPendingConnections).toBe(10_000);
+    expect(config.ipv6PrefixBits).toBe(64);
+    expect(config.chatHistoryMaxBytes).toBe(67_108_864);
+    expect(configError(() => resolve({ ...BASE_ENV, WS_IPV6_PREFIX_BITS: '129' })).message).toMatch(/WS_IPV6_PREFIX_BITS/);
   });
 });
