@@ -50,6 +50,12 @@ export interface RealtimeOptions {
   activityFlushIntervalMs?: number;
   /** How long a revocation is remembered: at least the longest token lifetime you issue. */
   revocationTtlMs?: number;
+  /** Recovery (docs/protocol.md §10): pushes kept per stream, their TTL after the last push, streams per node. */
+  recoveryHistorySize?: number;
+  recoveryHistoryTtlMs?: number;
+  recoveryMaxStreams?: number;
+  /** Bytes of recovery history one node holds in memory (not in the contract; like CHAT_HISTORY_MAX_BYTES). */
+  recoveryHistoryMaxBytes?: number;
   /** Enables the HTTP API of §8; at least 32 characters. */
   apiKey?: string;
   shutdownTimeoutMs?: number;
@@ -130,6 +136,10 @@ export interface RealtimeConfig {
   readonly activityBufferMax: number;
   readonly activityFlushIntervalMs: number;
   readonly revocationTtlMs: number;
+  readonly recoveryHistorySize: number;
+  readonly recoveryHistoryTtlMs: number;
+  readonly recoveryMaxStreams: number;
+  readonly recoveryHistoryMaxBytes: number;
   readonly apiKey?: string;
   readonly shutdownTimeoutMs: number;
   readonly headersTimeoutMs: number;
@@ -187,6 +197,11 @@ const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
   ['activityBufferMax', 'ACTIVITY_BUFFER_MAX', 500, 1],
   ['activityFlushIntervalMs', 'ACTIVITY_FLUSH_INTERVAL_MS', 60000, 10],
   ['revocationTtlMs', 'REVOCATION_TTL_MS', 24 * 3600 * 1000, 1000],
+  ['recoveryHistorySize', 'RECOVERY_HISTORY_SIZE', 100, 0],
+  ['recoveryHistoryTtlMs', 'RECOVERY_HISTORY_TTL_MS', 300000, 1000],
+  ['recoveryMaxStreams', 'RECOVERY_MAX_STREAMS', 100000, 1],
+  // at least one full recovery answer (512 KiB) and its stream name
+  ['recoveryHistoryMaxBytes', 'RECOVERY_HISTORY_MAX_BYTES', 64 * 1024 * 1024, 1024 * 1024],
   ['shutdownTimeoutMs', 'SHUTDOWN_TIMEOUT_MS', 10000, 1],
   ['headersTimeoutMs', 'HTTP_HEADERS_TIMEOUT_MS', 10000, 100],
   ['alertEvalIntervalMs', 'ALERT_EVAL_INTERVAL_MS', 15000, 10],
@@ -317,7 +332,7 @@ export function resolveRealtimeOptions(options: RealtimeOptions = {}): RealtimeC
   if (numbers.activityFlushIntervalMs > MAX_ACTIVITY_FLUSH_INTERVAL_MS) {
     throw new RealtimeConfigError(`ACTIVITY_FLUSH_INTERVAL_MS must be at most ${MAX_ACTIVITY_FLUSH_INTERVAL_MS} (finding 11)`);
   }
-  for (const key of ['chatHistorySize', 'activityBufferMax', 'maxRoomMembers', 'maxSubscriptions', 'chatHistoryMaxCommodities'] as const) {
+  for (const key of ['chatHistorySize', 'activityBufferMax', 'maxRoomMembers', 'maxSubscriptions', 'chatHistoryMaxCommodities', 'recoveryHistorySize', 'recoveryMaxStreams', 'recoveryHistoryMaxBytes'] as const) {
     if (!Number.isInteger(numbers[key])) throw new RealtimeConfigError(`${key} must be a whole number`);
   }
   if (numbers.anonRateBurst > numbers.rateBurst) {
