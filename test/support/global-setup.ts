@@ -143,27 +143,26 @@ function waitForPing(server: RedisServer): Promise<void> {
   return poll(server, async (client) => (await client.ping()) === 'PONG', 'PONG');
 }
 
-/** Polls `check` on one short-lived client until it holds; fails at once when the server exits. */
+/** Polls `check` on a fresh connection each time until it holds; fails at once when the server exits. */
 async function poll(server: RedisServer, check: (client: Redis) => Promise<boolean>, what: string): Promise<void> {
-  const client = new Redis({ host: '127.0.0.1', port: server.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 20, enableOfflineQueue: true });
-  client.on('error', () => undefined); // refused connections while the server starts
   const deadline = Date.now() + START_TIMEOUT_MS;
-  try {
-    for (;;) {
-      if (server.child.exitCode !== null || server.child.signalCode !== null) {
-        throw new Error(`redis-server on ${server.port} exited (${server.child.exitCode ?? server.child.signalCode}): ${tail(server.logFile)}`);
-      }
-      try {
-        if (client.status === 'wait') await client.connect();
-        if (await check(client)) return;
-      } catch {
-        // not up yet
-      }
-      if (Date.now() > deadline) throw new Error(`redis-server on ${server.port}: no ${what} after ${START_TIMEOUT_MS} ms: ${tail(server.logFile)}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+  for (;;) {
+    if (server.child.exitCode !== null || server.child.signalCode !== null) {
+      throw new Error(`redis-server on ${server.port} exited (${server.child.exitCode ?? server.child.signalCode}): ${tail(server.logFile)}`);
     }
-  } finally {
-    client.disconnect();
+    // No reconnects: a refused connection rejects `connect()` at once instead of leaving it pending.
+    const client = new Redis({ host: '127.0.0.1', port: server.port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1000, commandTimeout: 1000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      if (await check(client)) return;
+    } catch {
+      // not up yet
+    } finally {
+      client.disconnect();
+    }
+    if (Date.now() > deadline) throw new Error(`redis-server on ${server.port}: no ${what} after ${START_TIMEOUT_MS} ms: ${tail(server.logFile)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
