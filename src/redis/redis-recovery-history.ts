@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { RandomIds } from '../common/random-ids.js';
 import {
   assertStreamName,
@@ -40,7 +41,16 @@ export interface RedisRecoveryHistoryOptions {
   readonly slotTag?: (stream: string) => string;
   /** What the append script relays with: PUBLISH (standalone) or SPUBLISH (cluster, channel in the stream's slot). */
   readonly publishCommand?: 'publish' | 'spublish';
+  /**
+   * HMAC key (REDIS_SIGNING_KEY): each retained entry is stored as `<HMAC(stream, data)>.<data>`
+   * and checked on recovery, so whoever can write to Redis cannot make this node hand
+   * forged history to clients (like the signed inter-node envelopes). Unset: stored as is.
+   */
+  readonly signingKey?: string;
 }
+
+/** base64url HMAC-SHA256 plus the dot: what a seal adds to each stored entry. */
+const SEAL_BYTES = 44;
 
 /** A message the append script publishes after assigning the offset, as `<offset>:<epoch>:<message>`. */
 export interface Relay {
@@ -112,9 +122,23 @@ return entries
 export class RedisRecoveryHistory implements RecoveryHistory {
   private readonly ids = new RandomIds();
   private readonly publishCommand: 'publish' | 'spublish';
+  private readonly key?: Buffer;
+  /** Bytes the script keeps per stream: one answer's data plus the seals of its entries. */
+  private readonly maxStoredBytes: number;
+  private forgedEntries = 0;
 
   constructor(private readonly options: RedisRecoveryHistoryOptions) {
     this.publishCommand = options.publishCommand ?? 'publish';
+    if (options.signingKey !== undefined) {
+      if (Buffer.byteLength(options.signingKey) < 32) throw new RangeError('recovery history signing key must be at least 32 bytes');
+      this.key = Buffer.from(options.signingKey, 'utf8');
+    }
+    this.maxStoredBytes = RECOVERY_MAX_DATA_BYTES + (this.key ? SEAL_BYTES * Math.min(options.bounds.size, RECOVERY_MAX_PUBLICATIONS) : 0);
+  }
+
+  /** Retained entries whose seal did not match (each refused a recovery). */
+  stats(): { forgedEntries: number } {
+    return { forgedEntries: this.forgedEntries };
   }
 
   /**
@@ -125,11 +149,11 @@ export class RedisRecoveryHistory implements RecoveryHistory {
     const { meta, list } = this.keysOf(stream);
     const { size, ttlMs } = this.options.bounds;
     const reply = await APPEND.run(this.options.client, [meta, list], [
-      data,
+      this.key ? `${this.seal(stream, data)}.${data}` : data,
       this.ids.next(),
       size,
       ttlMs,
-      RECOVERY_MAX_DATA_BYTES,
+      this.maxStoredBytes,
       relay?.channel ?? '',
       relay?.message ?? '',
       this.publishCommand,
@@ -144,7 +168,17 @@ export class RedisRecoveryHistory implements RecoveryHistory {
   async recover(stream: string, since: StreamPosition): Promise<Recovery> {
     const valid = Number.isSafeInteger(since.offset) && since.offset >= 0;
     const { position, retained } = await this.read(stream, valid ? since : { offset: 0, epoch: '' });
-    return decideRecovery(position, retained, since);
+    if (!this.key) return decideRecovery(position, retained, since);
+    const opened: string[] = [];
+    for (const entry of retained) {
+      const data = this.open(stream, entry);
+      if (data === undefined) {
+        this.forgedEntries += 1;
+        return { recovered: false, position, publications: [] };
+      }
+      opened.push(data);
+    }
+    return decideRecovery(position, opened, since);
   }
 
   /** The stream's two keys; both carry the same `{…}` hash tag. */
@@ -154,6 +188,19 @@ export class RedisRecoveryHistory implements RecoveryHistory {
     const tag = this.options.slotTag ? `{${escapeBraces(this.options.slotTag(stream))}}${name}` : `{${name}}`;
     const base = `${this.options.keyPrefix}rh:${tag}`;
     return { meta: `${base}:m`, list: `${base}:l` };
+  }
+
+  private seal(stream: string, data: string): string {
+    return createHmac('sha256', this.key!).update(stream).update('\n').update(data).digest('base64url');
+  }
+
+  private open(stream: string, entry: string): string | undefined {
+    const dot = SEAL_BYTES - 1;
+    if (entry.length < SEAL_BYTES || entry[dot] !== '.') return undefined;
+    const data = entry.slice(SEAL_BYTES);
+    const given = Buffer.from(entry.slice(0, dot));
+    const expected = Buffer.from(this.seal(stream, data));
+    return given.length === expected.length && timingSafeEqual(given, expected) ? data : undefined;
   }
 
   private async read(stream: string, since: StreamPosition): Promise<{ position: StreamPosition; retained: string[] }> {

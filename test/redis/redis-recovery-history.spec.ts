@@ -169,6 +169,30 @@ describe.each<Mode>(['standalone', 'cluster'])('RedisRecoveryHistory on %s Redis
     expect(await short.append(s, '{"n":3}')).toEqual({ offset: 1, epoch: after.epoch });
   });
 
+  test('with a signing key, entries are sealed: forged or unsealed history is never recovered', async () => {
+    const key = 'recovery-signing-key-0123456789abcdef';
+    const sealedA = new RedisRecoveryHistory({ client: nodeA, keyPrefix: prefix, bounds: BOUNDS, signingKey: key });
+    const sealedB = new RedisRecoveryHistory({ client: nodeB, keyPrefix: prefix, bounds: BOUNDS, signingKey: key });
+    const s = stream('sealed');
+    const quarter = JSON.stringify('s'.repeat(128 * 1024 - 2));
+    let last: StreamPosition = { offset: 0, epoch: '' };
+    for (let i = 0; i < 4; i += 1) last = await sealedA.append(s, quarter);
+    const stored = await nodeA.lrange(sealedA.keysOf(s).list, 0, -1);
+    expect(stored.every((entry) => /^[A-Za-z0-9_-]{43}\./.test(entry) && entry.endsWith(quarter))).toBe(true);
+    const exact = await sealedB.recover(s, { offset: 0, epoch: last.epoch }); // 512 KiB of data: seals do not count
+    expect(exact.recovered).toBe(true);
+    expect(exact.publications.map((p) => p.data)).toEqual([quarter, quarter, quarter, quarter]);
+
+    await nodeA.lset(sealedA.keysOf(s).list, -1, stored[3]!.replace('"s', '"t')); // someone with Redis access edits one
+    expect(await sealedB.recover(s, { offset: 2, epoch: last.epoch })).toEqual({ recovered: false, position: last, publications: [] });
+    expect(sealedB.stats().forgedEntries).toBe(1);
+    const other = new RedisRecoveryHistory({ client: nodeA, keyPrefix: prefix, bounds: BOUNDS, signingKey: key.replace('0', 'X') });
+    expect((await other.recover(s, { offset: 3, epoch: last.epoch })).recovered).toBe(false);
+    await a.append(s, '{"unsealed":true}'); // written without the key
+    expect((await sealedB.recover(s, { offset: 4, epoch: last.epoch })).recovered).toBe(false);
+    expect(() => new RedisRecoveryHistory({ client: nodeA, keyPrefix: prefix, bounds: BOUNDS, signingKey: 'short' })).toThrow(RangeError);
+  });
+
   test("a stream's keys share one hash slot, whatever its name", async () => {
     for (const name of ['SHP-1', 'a{b}c', '}{', '{', '}', '%7B', 'ü-ñ']) {
       const s = recoveryStream('tracking', name);
