@@ -58,6 +58,12 @@ export interface RealtimeOptions {
   revocationTtlMs?: number;
   /** Tokens whose `exp` lies further ahead than this are refused; at most `revocationTtlMs`. */
   jwtMaxTokenLifetimeMs?: number;
+  /** Recovery (docs/protocol.md §10): pushes kept per stream, their TTL after the last push, streams per node. */
+  recoveryHistorySize?: number;
+  recoveryHistoryTtlMs?: number;
+  recoveryMaxStreams?: number;
+  /** Bytes of recovery history one node holds in memory (not in the contract; like CHAT_HISTORY_MAX_BYTES). */
+  recoveryHistoryMaxBytes?: number;
   /** Enables the HTTP API of §8; at least 32 characters. */
   apiKey?: string;
   shutdownTimeoutMs?: number;
@@ -146,6 +152,10 @@ export interface RealtimeConfig {
   readonly activityFlushIntervalMs: number;
   readonly revocationTtlMs: number;
   readonly jwtMaxTokenLifetimeMs: number;
+  readonly recoveryHistorySize: number;
+  readonly recoveryHistoryTtlMs: number;
+  readonly recoveryMaxStreams: number;
+  readonly recoveryHistoryMaxBytes: number;
   readonly apiKey?: string;
   readonly shutdownTimeoutMs: number;
   readonly headersTimeoutMs: number;
@@ -214,6 +224,11 @@ const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
   ['activityFlushIntervalMs', 'ACTIVITY_FLUSH_INTERVAL_MS', 60000, 10],
   ['revocationTtlMs', 'REVOCATION_TTL_MS', 24 * 3600 * 1000, 1000],
   ['jwtMaxTokenLifetimeMs', 'JWT_MAX_TOKEN_LIFETIME_MS', 24 * 3600 * 1000, 1000],
+  ['recoveryHistorySize', 'RECOVERY_HISTORY_SIZE', 100, 0],
+  ['recoveryHistoryTtlMs', 'RECOVERY_HISTORY_TTL_MS', 300000, 1000],
+  ['recoveryMaxStreams', 'RECOVERY_MAX_STREAMS', 100000, 1],
+  // at least one full recovery answer (512 KiB) and its stream name
+  ['recoveryHistoryMaxBytes', 'RECOVERY_HISTORY_MAX_BYTES', 64 * 1024 * 1024, 1024 * 1024],
   ['shutdownTimeoutMs', 'SHUTDOWN_TIMEOUT_MS', 10000, 1],
   ['headersTimeoutMs', 'HTTP_HEADERS_TIMEOUT_MS', 10000, 100],
   ['alertEvalIntervalMs', 'ALERT_EVAL_INTERVAL_MS', 15000, 10],
@@ -345,7 +360,7 @@ export function resolveRealtimeOptions(options: RealtimeOptions = {}): RealtimeC
   if (numbers.activityFlushIntervalMs > MAX_ACTIVITY_FLUSH_INTERVAL_MS) {
     throw new RealtimeConfigError(`ACTIVITY_FLUSH_INTERVAL_MS must be at most ${MAX_ACTIVITY_FLUSH_INTERVAL_MS} (finding 11)`);
   }
-  for (const key of ['chatHistorySize', 'activityBufferMax', 'maxRoomMembers', 'maxSubscriptions', 'chatHistoryMaxCommodities', 'maxPendingConnections', 'ipv6PrefixBits'] as const) {
+  for (const key of ['chatHistorySize', 'activityBufferMax', 'maxRoomMembers', 'maxSubscriptions', 'chatHistoryMaxCommodities', 'maxPendingConnections', 'ipv6PrefixBits', 'recoveryHistorySize', 'recoveryMaxStreams', 'recoveryHistoryMaxBytes'] as const) {
     if (!Number.isInteger(numbers[key])) throw new RealtimeConfigError(`${key} must be a whole number`);
   }
   if (numbers.ipv6PrefixBits > 128) {

@@ -1,14 +1,16 @@
 /**
  * Helpers for the multi-node suites (issue 5: scale-out on Redis). Every node is a harness
- * child process; they share one real Redis under a key prefix unique to the test file.
+ * child process; they share one real Redis (the run's own, see global-setup.ts) under a key prefix unique to the test file.
  * Pure test-side code: nothing here imports Nest or src/.
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RealtimeOptions } from '../../src/config/realtime-options.js';
 import { type Client, eventually, type Frame, type ServerHandle, sleep, startServer } from './harness.js';
+import { TEST_REDIS_URL } from './test-redis-env.js';
 
-export const REDIS_URL = 'redis://127.0.0.1:6379';
+/** The run's own standalone Redis (started by jest's globalSetup). */
+export const REDIS_URL = TEST_REDIS_URL;
 export const SIGNING_KEY = 'cluster-e2e-signing-key-0123456789abcdef';
 export const API_KEY = 'cluster-e2e-api-key-0123456789abcdefghij';
 

@@ -62,6 +62,10 @@ describe('resolveRealtimeOptions', () => {
       ['chatHistorySize', 100],
       ['chatHistoryTtlMs', 24 * 3600 * 1000],
       ['chatHistoryMaxCommodities', 10000],
+      ['recoveryHistorySize', 100],
+      ['recoveryHistoryTtlMs', 300000],
+      ['recoveryMaxStreams', 100000],
+      ['recoveryHistoryMaxBytes', 64 * 1024 * 1024],
       ['activityBufferMax', 500],
       ['activityFlushIntervalMs', 60000],
       ['shutdownTimeoutMs', 10000],
@@ -123,6 +127,10 @@ describe('resolveRealtimeOptions', () => {
       ['CHAT_HISTORY_SIZE', 'chatHistorySize', '0', 0],
       ['CHAT_HISTORY_TTL_MS', 'chatHistoryTtlMs', '60000', 60000],
       ['CHAT_HISTORY_MAX_COMMODITIES', 'chatHistoryMaxCommodities', '12', 12],
+      ['RECOVERY_HISTORY_SIZE', 'recoveryHistorySize', '0', 0],
+      ['RECOVERY_HISTORY_TTL_MS', 'recoveryHistoryTtlMs', '1000', 1000],
+      ['RECOVERY_MAX_STREAMS', 'recoveryMaxStreams', '1', 1],
+      ['RECOVERY_HISTORY_MAX_BYTES', 'recoveryHistoryMaxBytes', '1048576', 1048576],
       ['ACTIVITY_BUFFER_MAX', 'activityBufferMax', '50', 50],
       ['ACTIVITY_FLUSH_INTERVAL_MS', 'activityFlushIntervalMs', '600000', 600000],
       ['REVOCATION_TTL_MS', 'revocationTtlMs', '172800000', 172800000],
@@ -193,6 +201,10 @@ describe('resolveRealtimeOptions', () => {
       ['WS_TOKEN_EXPIRY_GRACE_MS', '-1'],
       ['TRUST_PROXY', '-1'],
       ['CHAT_HISTORY_TTL_MS', '999'],
+      ['RECOVERY_HISTORY_SIZE', '-1'],
+      ['RECOVERY_HISTORY_TTL_MS', '999'],
+      ['RECOVERY_MAX_STREAMS', '0'],
+      ['RECOVERY_HISTORY_MAX_BYTES', '1048575'],
       ['REVOCATION_TTL_MS', '10'],
       ['SHUTDOWN_TIMEOUT_MS', '0'],
     ])('%s=%s is below its minimum and fails, naming the variable', (envName, raw) => {
@@ -203,7 +215,7 @@ describe('resolveRealtimeOptions', () => {
       expect(configError(() => resolve({ ...BASE_ENV, TRUST_PROXY: '1.5' })).message).toMatch(/TRUST_PROXY/);
     });
 
-    it.each(['CHAT_HISTORY_SIZE', 'ACTIVITY_BUFFER_MAX', 'WS_MAX_ROOM_MEMBERS', 'WS_MAX_SUBSCRIPTIONS', 'CHAT_HISTORY_MAX_COMMODITIES'])(
+    it.each(['CHAT_HISTORY_SIZE', 'ACTIVITY_BUFFER_MAX', 'WS_MAX_ROOM_MEMBERS', 'WS_MAX_SUBSCRIPTIONS', 'CHAT_HISTORY_MAX_COMMODITIES', 'RECOVERY_HISTORY_SIZE', 'RECOVERY_MAX_STREAMS', 'RECOVERY_HISTORY_MAX_BYTES'])(
       '%s must be a whole number',
       (envName) => {
         expect(() => resolve({ ...BASE_ENV, [envName]: '10.5' })).toThrow(RealtimeConfigError);
