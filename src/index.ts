@@ -10,7 +10,7 @@ export {
 export { REALTIME_CONFIG } from './realtime.constants.js';
 export { RealtimePublisher, PublishRejected, type PushData, type Revocation, type MololinkTarget } from './publishing/realtime-publisher.js';
 export { BROKER, type Broker, type BrokerMessage, InMemoryBroker } from './publishing/broker.js';
-export { REVOCATION_STORE, type RevocationStore, InMemoryRevocationStore } from './auth/revocation-store.js';
+export { REVOCATION_STORE, type RevocationStore, InMemoryRevocationStore, RevocationCapacityError } from './auth/revocation-store.js';
 export type { Identity } from './auth/identity.js';
 export { SubscriptionRegistry } from './subscriptions/subscription-registry.js';
 export { ConnectionRegistry } from './connection/connection-registry.js';
@@ -46,7 +46,7 @@ export { TopicSubscriptions } from './subscriptions/topic-subscriptions.service.
 export { SessionAuthService } from './session/session-auth.service.js';
 export { bootstrapRealtimeApp } from './bootstrap.js';
 export { REALTIME_AUTHORIZATION, type RealtimeAuthorization, DefaultRealtimeAuthorization } from './auth/realtime-authorization.js';
-export { CHAT_HISTORY_STORE, type ChatHistoryStore, type ChatMessage, InMemoryChatHistoryStore } from './chat/chat-history.store.js';
+export { CHAT_HISTORY_STORE, type ChatHistoryBounds, type ChatHistorySizes, type ChatHistoryStore, type ChatMessage, InMemoryChatHistoryStore } from './chat/chat-history.store.js';
 export { ACTIVITY_SINK, type ActivitySink, type ActivityItem } from './activity/activity-sink.js';
 export { ActivityBuffer } from './activity/activity-buffer.js';
 export { AlertMonitor, type AlertEvent, type AlertName, type AlertListener } from './observability/alert-monitor.js';

@@ -66,7 +66,7 @@ export class HandshakeService {
     const namespace = namespaceByPath(url.pathname);
     if (!namespace || !serves(namespace.path)) return this.reject(404, undefined);
 
-    const ip = clientIp(request, this.config.trustProxy);
+    const ip = clientIp(request, this.config.trustProxy, this.config.ipv6PrefixBits);
     if (!this.originAllowed(request)) {
       return this.reject(403, namespace, { kind: 'origin_rejected', ip });
     }
@@ -89,6 +89,7 @@ export class HandshakeService {
     let identity: Identity | undefined;
     if (credentials.token !== undefined) {
       try {
+        if (credentials.duplicateCookie) throw new AuthFailure('duplicate_cookie');
         identity = await this.verifier.verify(credentials.token);
       } catch (err) {
         // Anything but a verdict on the token (e.g. the revocation store is down) is not
@@ -123,7 +124,11 @@ export class HandshakeService {
     return { accepted: false, status, retryAfterSec };
   }
 
-  /** No Origin (non-browser) passes; otherwise same origin as Host, or listed exactly. */
+  /**
+   * No Origin (non-browser) passes; otherwise listed exactly, or the same origin as this
+   * request: Host and scheme (finding R11: `http://host` is not `https://host`). The scheme
+   * is TLS on the socket, or, behind trusted proxies, their X-Forwarded-Proto.
+   */
   private originAllowed(request: IncomingMessage): boolean {
     const origin = request.headers.origin;
     if (origin === undefined) return true;
@@ -132,9 +137,21 @@ export class HandshakeService {
     if (!host) return false;
     try {
       const parsed = new URL(origin);
-      return (parsed.protocol === 'http:' || parsed.protocol === 'https:') && parsed.host.toLowerCase() === host.toLowerCase();
+      return parsed.protocol === this.requestScheme(request) && parsed.host.toLowerCase() === host.toLowerCase();
     } catch {
       return false;
     }
+  }
+
+  private requestScheme(request: IncomingMessage): 'http:' | 'https:' {
+    const tls = (request.socket as { encrypted?: boolean }).encrypted === true;
+    const header = request.headers['x-forwarded-proto'];
+    if (this.config.trustProxy < 1 || header === undefined) return tls ? 'https:' : 'http:';
+    const hops = (Array.isArray(header) ? header.join(',') : header).split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+    // The same hop as the client address (docs/protocol.md §2.4): N trusted hops back.
+    const proto = hops[Math.max(0, hops.length - this.config.trustProxy)];
+    if (proto === 'https' || proto === 'wss') return 'https:';
+    if (proto === 'http' || proto === 'ws') return 'http:';
+    return tls ? 'https:' : 'http:';
   }
 }

@@ -8,22 +8,29 @@ export interface HandshakeCredentials {
   readonly source?: CredentialSource;
   /** A `token` query parameter was present (whether or not it was used). */
   readonly queryTokenPresent: boolean;
+  /**
+   * The credentials cookie came more than once: refused (401), since a sibling subdomain can
+   * plant a second cookie of the same name and browsers send both in no reliable order.
+   */
+  readonly duplicateCookie?: true;
 }
 
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
+/** Every value of cookie `name` in a Cookie header, in header order. */
+function cookieValues(header: string | undefined, name: string): string[] {
+  const values: string[] = [];
+  if (!header) return values;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
     if (part.slice(0, eq).trim() !== name) continue;
     const raw = part.slice(eq + 1).trim();
     try {
-      return decodeURIComponent(raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw);
+      values.push(decodeURIComponent(raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw));
     } catch {
-      return raw;
+      values.push(raw);
     }
   }
-  return undefined;
+  return values;
 }
 
 /** Credentials in contract order (docs/protocol.md §2.5): Authorization header, then cookie, then query (opt-in). */
@@ -41,8 +48,10 @@ export function extractCredentials(
     // A malformed Authorization header is a credential that fails, not an absent one.
     return { token: match?.[1] ?? '', source: 'header', queryTokenPresent };
   }
-  const cookie = cookieValue(request.headers.cookie, cookieName);
-  if (cookie !== undefined) return { token: cookie, source: 'cookie', queryTokenPresent };
+  // `__Host-` names (the recommendation) are plain names here: the browser enforces the prefix.
+  const cookies = cookieValues(request.headers.cookie, cookieName);
+  if (cookies.length > 1) return { token: '', source: 'cookie', queryTokenPresent, duplicateCookie: true };
+  if (cookies.length === 1) return { token: cookies[0]!, source: 'cookie', queryTokenPresent };
   if (allowQueryToken && queryToken !== null) return { token: queryToken, source: 'query', queryTokenPresent };
   return { queryTokenPresent };
 }

@@ -21,6 +21,8 @@ export type AuthFailureReason =
   | 'expired'
   | 'not_before'
   | 'bad_claims'
+  | 'lifetime_too_long'
+  | 'duplicate_cookie'
   | 'revoked';
 
 export class AuthFailure extends Error {

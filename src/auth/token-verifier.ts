@@ -2,6 +2,7 @@ import { createPublicKey, createSecretKey } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { type JwtModuleOptions, JwtService } from '@nestjs/jwt';
 import { MAX_TOKEN_LENGTH, type RealtimeConfig } from '../config/realtime-options.js';
+import { REALTIME_CONFIG } from '../realtime.constants.js';
 import { AuthFailure, type Identity } from './identity.js';
 import { REVOCATION_STORE, type RevocationStore } from './revocation-store.js';
 
@@ -45,6 +46,7 @@ export class TokenVerifier {
   constructor(
     private readonly jwt: JwtService,
     @Inject(REVOCATION_STORE) private readonly revocations: RevocationStore,
+    @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
   ) {}
 
   async verify(token: string): Promise<Identity> {
@@ -62,6 +64,8 @@ export class TokenVerifier {
       throw new AuthFailure(/signature|algorithm/.test(message) ? 'bad_signature' : 'malformed');
     }
     const identity = this.toIdentity(claims);
+    // No token may outlive the revocations kept for it (docs/protocol.md §11, finding R8).
+    if (identity.expiresAt - Date.now() > this.config.jwtMaxTokenLifetimeMs) throw new AuthFailure('lifetime_too_long');
     if (await this.revocations.isRevoked(identity)) throw new AuthFailure('revoked');
     return identity;
   }

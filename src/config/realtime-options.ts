@@ -28,6 +28,10 @@ export interface RealtimeOptions {
   authTimeoutMs?: number;
   maxConnectionsPerUser?: number;
   maxAnonConnectionsPerIp?: number;
+  /** Anonymous plus pending connections on this node, all IPs together (docs/protocol.md §11). */
+  maxPendingConnections?: number;
+  /** IPv6 clients are grouped by this many leading bits for every per-IP limit (default 64). */
+  ipv6PrefixBits?: number;
   maxPayloadBytes?: number;
   maxInvalidFrames?: number;
   maxRateLimitStrikes?: number;
@@ -53,18 +57,32 @@ export interface RealtimeOptions {
   chatHistorySize?: number;
   chatHistoryTtlMs?: number;
   chatHistoryMaxCommodities?: number;
+  /** Bytes of message text held in chat history on this node (or in Redis), all commodities together. */
+  chatHistoryMaxBytes?: number;
   activityBufferMax?: number;
   activityFlushIntervalMs?: number;
   /** How long a revocation is remembered: at least the longest token lifetime you issue. */
   revocationTtlMs?: number;
+  /** Tokens whose `exp` lies further ahead than this are refused; at most `revocationTtlMs`. */
+  jwtMaxTokenLifetimeMs?: number;
+  /** Recovery (docs/protocol.md §10): pushes kept per stream, their TTL after the last push, streams per node. */
+  recoveryHistorySize?: number;
+  recoveryHistoryTtlMs?: number;
+  recoveryMaxStreams?: number;
+  /** Bytes of recovery history one node holds in memory (not in the contract; like CHAT_HISTORY_MAX_BYTES). */
+  recoveryHistoryMaxBytes?: number;
   /** Enables the HTTP API of §8; at least 32 characters. */
   apiKey?: string;
   shutdownTimeoutMs?: number;
   /** An HTTP request or upgrade whose headers are not complete by then is dropped (slowloris). */
   headersTimeoutMs?: number;
   logLevel?: LogLevel;
-  /** Bearer token for GET /metrics; open when unset. */
+  /** Bearer token for GET /metrics, at least 32 characters (docs/protocol.md §9). */
   metricsToken?: string;
+  /** Without `metricsToken` under NODE_ENV=production, /metrics answers 404 unless this is true. */
+  metricsPublic?: boolean;
+  /** A rendered /metrics answer is reused for this long (ms, default 2000): bounded scrape work. */
+  metricsCacheMs?: number;
   alertEvalIntervalMs?: number;
   /** Alert thresholds: `defaults` for every namespace (env ALERT_*), `namespaces` per-namespace overrides. */
   alerts?: {
@@ -116,6 +134,8 @@ export interface RealtimeConfig {
   readonly authTimeoutMs: number;
   readonly maxConnectionsPerUser: number;
   readonly maxAnonConnectionsPerIp: number;
+  readonly maxPendingConnections: number;
+  readonly ipv6PrefixBits: number;
   readonly maxPayloadBytes: number;
   readonly maxInvalidFrames: number;
   readonly maxRateLimitStrikes: number;
@@ -138,14 +158,26 @@ export interface RealtimeConfig {
   readonly chatHistorySize: number;
   readonly chatHistoryTtlMs: number;
   readonly chatHistoryMaxCommodities: number;
+  readonly chatHistoryMaxBytes: number;
   readonly activityBufferMax: number;
   readonly activityFlushIntervalMs: number;
   readonly revocationTtlMs: number;
+  readonly jwtMaxTokenLifetimeMs: number;
+  readonly recoveryHistorySize: number;
+  readonly recoveryHistoryTtlMs: number;
+  readonly recoveryMaxStreams: number;
+  readonly recoveryHistoryMaxBytes: number;
   readonly apiKey?: string;
   readonly shutdownTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly logLevel: LogLevel;
   readonly metricsToken?: string;
+  /**
+   * Who may scrape /metrics: `token` (bearer METRICS_TOKEN), `open`, or `closed` (404: production
+   * without a token, unless METRICS_PUBLIC=true).
+   */
+  readonly metricsAccess: 'token' | 'open' | 'closed';
+  readonly metricsCacheMs: number;
   readonly alertEvalIntervalMs: number;
   readonly alertThresholds: Readonly<Record<NamespaceName, AlertThresholds>>;
   readonly heapLimitBytes: number;
@@ -162,6 +194,7 @@ export { MAX_TOKEN_LENGTH } from '../protocol/events.js';
 export const JWT_CLOCK_TOLERANCE_SEC = 5;
 export const MIN_SECRET_BYTES = 32;
 export const MIN_API_KEY_LENGTH = 32;
+export const MIN_METRICS_TOKEN_LENGTH = 32;
 export const MAX_ACTIVITY_FLUSH_INTERVAL_MS = 600_000;
 
 type NumericKey =
@@ -177,6 +210,8 @@ const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
   ['authTimeoutMs', 'WS_AUTH_TIMEOUT_MS', 5000, 1],
   ['maxConnectionsPerUser', 'WS_MAX_CONNECTIONS_PER_USER', 32, 1],
   ['maxAnonConnectionsPerIp', 'WS_MAX_ANON_CONNECTIONS_PER_IP', 20, 0],
+  ['maxPendingConnections', 'WS_MAX_PENDING_CONNECTIONS', 10000, 0],
+  ['ipv6PrefixBits', 'WS_IPV6_PREFIX_BITS', 64, 1],
   ['maxPayloadBytes', 'WS_MAX_PAYLOAD_BYTES', 65536, 1024],
   ['maxInvalidFrames', 'WS_MAX_INVALID_FRAMES', 20, 1],
   ['maxRateLimitStrikes', 'WS_MAX_RATE_LIMIT_STRIKES', 10, 1],
@@ -199,12 +234,20 @@ const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
   ['chatHistorySize', 'CHAT_HISTORY_SIZE', 100, 0],
   ['chatHistoryTtlMs', 'CHAT_HISTORY_TTL_MS', 24 * 3600 * 1000, 1000],
   ['chatHistoryMaxCommodities', 'CHAT_HISTORY_MAX_COMMODITIES', 10000, 1],
+  ['chatHistoryMaxBytes', 'CHAT_HISTORY_MAX_BYTES', 64 * 1024 * 1024, 1],
   ['activityBufferMax', 'ACTIVITY_BUFFER_MAX', 500, 1],
   ['activityFlushIntervalMs', 'ACTIVITY_FLUSH_INTERVAL_MS', 60000, 10],
   ['revocationTtlMs', 'REVOCATION_TTL_MS', 24 * 3600 * 1000, 1000],
+  ['jwtMaxTokenLifetimeMs', 'JWT_MAX_TOKEN_LIFETIME_MS', 24 * 3600 * 1000, 1000],
+  ['recoveryHistorySize', 'RECOVERY_HISTORY_SIZE', 100, 0],
+  ['recoveryHistoryTtlMs', 'RECOVERY_HISTORY_TTL_MS', 300000, 1000],
+  ['recoveryMaxStreams', 'RECOVERY_MAX_STREAMS', 100000, 1],
+  // at least one full recovery answer (512 KiB) and its stream name
+  ['recoveryHistoryMaxBytes', 'RECOVERY_HISTORY_MAX_BYTES', 64 * 1024 * 1024, 1024 * 1024],
   ['shutdownTimeoutMs', 'SHUTDOWN_TIMEOUT_MS', 10000, 1],
   ['headersTimeoutMs', 'HTTP_HEADERS_TIMEOUT_MS', 10000, 100],
   ['alertEvalIntervalMs', 'ALERT_EVAL_INTERVAL_MS', 15000, 10],
+  ['metricsCacheMs', 'METRICS_CACHE_MS', 2000, 0],
   ['redisLeaseTtlMs', 'REDIS_LEASE_TTL_MS', 30000, 300],
   ['heapLimitBytes', 'HEALTH_HEAP_LIMIT_BYTES', Math.floor(getHeapStatistics().heap_size_limit * 0.9), 1],
 ];
@@ -332,8 +375,17 @@ export function resolveRealtimeOptions(options: RealtimeOptions = {}): RealtimeC
   if (numbers.activityFlushIntervalMs > MAX_ACTIVITY_FLUSH_INTERVAL_MS) {
     throw new RealtimeConfigError(`ACTIVITY_FLUSH_INTERVAL_MS must be at most ${MAX_ACTIVITY_FLUSH_INTERVAL_MS} (finding 11)`);
   }
-  for (const key of ['chatHistorySize', 'activityBufferMax', 'maxRoomMembers', 'maxSubscriptions', 'chatHistoryMaxCommodities'] as const) {
+  for (const key of ['chatHistorySize', 'activityBufferMax', 'maxRoomMembers', 'maxSubscriptions', 'chatHistoryMaxCommodities', 'maxPendingConnections', 'ipv6PrefixBits', 'recoveryHistorySize', 'recoveryMaxStreams', 'recoveryHistoryMaxBytes'] as const) {
     if (!Number.isInteger(numbers[key])) throw new RealtimeConfigError(`${key} must be a whole number`);
+  }
+  if (numbers.ipv6PrefixBits > 128) {
+    throw new RealtimeConfigError(`WS_IPV6_PREFIX_BITS must be at most 128, got ${numbers.ipv6PrefixBits}`);
+  }
+  if (numbers.revocationTtlMs < numbers.jwtMaxTokenLifetimeMs) {
+    // A revocation forgotten while the token it names is still valid would un-revoke it.
+    throw new RealtimeConfigError(
+      `REVOCATION_TTL_MS (${numbers.revocationTtlMs}) must be at least JWT_MAX_TOKEN_LIFETIME_MS (${numbers.jwtMaxTokenLifetimeMs})`,
+    );
   }
   if (numbers.anonRateBurst > numbers.rateBurst) {
     throw new RealtimeConfigError('WS_ANON_RATE_BURST must not exceed WS_RATE_BURST');
@@ -356,6 +408,14 @@ export function resolveRealtimeOptions(options: RealtimeOptions = {}): RealtimeC
     throw new RealtimeConfigError(`REALTIME_API_KEY is too short: it must be at least ${MIN_API_KEY_LENGTH} characters`);
   }
 
+  const metricsToken = options.metricsToken ?? nonEmpty(env.METRICS_TOKEN);
+  if (metricsToken !== undefined && metricsToken.length < MIN_METRICS_TOKEN_LENGTH) {
+    throw new RealtimeConfigError(`METRICS_TOKEN is too short: it must be at least ${MIN_METRICS_TOKEN_LENGTH} characters`);
+  }
+  const publicRaw = nonEmpty(env.METRICS_PUBLIC);
+  const metricsPublic = options.metricsPublic ?? (publicRaw === undefined ? false : parseBoolean('METRICS_PUBLIC', publicRaw));
+  const metricsAccess = metricsToken !== undefined ? 'token' : env.NODE_ENV === 'production' && !metricsPublic ? 'closed' : 'open';
+
   const levelRaw = options.logLevel ?? nonEmpty(env.LOG_LEVEL);
   const logLevel = (levelRaw ?? (env.NODE_ENV === 'production' ? 'warn' : 'info')) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -372,7 +432,8 @@ export function resolveRealtimeOptions(options: RealtimeOptions = {}): RealtimeC
     allowQueryToken,
     apiKey,
     logLevel,
-    metricsToken: options.metricsToken ?? nonEmpty(env.METRICS_TOKEN),
+    metricsToken,
+    metricsAccess,
     alertThresholds: resolveAlerts(options, env),
   });
 }

@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { ErrorCode, HTTP_REJECTIONS, type HttpRejectionStatus } from '../protocol/error-codes.js';
 import { BrokerUnavailableError } from '../publishing/broker.js';
+import { RevocationCapacityError } from '../auth/revocation-store.js';
 
 /**
  * Bodies of the realtime HTTP API (and, in the standalone server, of every HTTP error): `{code, message, details?}` with the contract's fixed
@@ -14,8 +15,8 @@ export class HttpErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
-    if (exception instanceof BrokerUnavailableError) {
-      this.logger.warn('publish failed: broker unavailable', describeError(exception));
+    if (exception instanceof BrokerUnavailableError || exception instanceof RevocationCapacityError) {
+      this.logger.warn(exception instanceof RevocationCapacityError ? 'revoke failed: revocation store full' : 'publish failed: broker unavailable', describeError(exception));
       response.status(503).json(HTTP_REJECTIONS[503]);
       return;
     }

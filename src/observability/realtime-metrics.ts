@@ -14,7 +14,7 @@ export const UNKNOWN_NAMESPACE = 'unknown';
 export interface GaugeSources {
   connections(): Iterable<readonly [string, number, number]>;
   subscriptions(): Iterable<readonly [string, number, number]>;
-  chat(): Promise<{ commodities: number; messages: number }>;
+  chat(): Promise<{ commodities: number; messages: number; bytes: number; rejectedEntries?: number }>;
   activityBuffered(): number;
   /** Cumulative broker counters, when the broker keeps them (Redis). */
   broker(): { publishFailures: number; rejected: Readonly<Record<string, number>> } | undefined;
@@ -78,6 +78,8 @@ export class RealtimeMetrics {
   private readonly topics = this.gauge('topics', 'Topics and rooms with at least one local member', ['namespace']);
   private readonly chatMessages = this.gauge('chat_history_messages', 'Chat messages held in history', []);
   private readonly chatCommodities = this.gauge('chat_history_commodities', 'Commodities with chat history', []);
+  private readonly chatBytes = this.gauge('chat_history_bytes', 'Bytes of chat history counted against CHAT_HISTORY_MAX_BYTES', []);
+  private readonly chatRejected = this.gauge('chat_history_rejected_entries', 'Stored chat entries dropped on read: failed signature or shape check', []);
   private readonly activityBuffered = this.gauge('activity_buffer_items', 'Activity items waiting for a flush', []);
 
   setSources(sources: GaugeSources): void {
@@ -106,6 +108,8 @@ export class RealtimeMetrics {
     if (chat) {
       this.chatMessages.set(chat.messages);
       this.chatCommodities.set(chat.commodities);
+      this.chatBytes.set(chat.bytes);
+      this.chatRejected.set(chat.rejectedEntries ?? 0);
     }
     this.activityBuffered.set(sources.activityBuffered());
     const broker = sources.broker();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export type RedisArg = string | number;
 
@@ -15,7 +15,8 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(client: Redis, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown> {
+  /** On a Cluster, every key must be in one hash slot (the script runs where the first key lives). */
+  async run(client: Redis | Cluster, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {

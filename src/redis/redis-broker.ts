@@ -1,7 +1,7 @@
 import { NAMESPACE_NAMES, NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
 import { type Broker, type BrokerHandler, type BrokerMessage, BrokerUnavailableError } from '../publishing/broker.js';
 import type { RedisConnection, RedisErrorReporter } from './redis-connection.js';
-import type { EnvelopeRejection, EnvelopeSigner } from './signed-envelope.js';
+import { type EnvelopeRejection, type EnvelopeSigner, ReplayGuard } from './signed-envelope.js';
 
 /** Why a received message was dropped: a bad envelope, or a payload that is no broker message for its channel. */
 export type BrokerRejection = EnvelopeRejection | 'invalid_message';
@@ -45,6 +45,11 @@ const MESSAGE_TYPES = new Set<string>(['topic', 'namespace', 'targeted', 'close'
  * The price is that every node receives every message of a namespace, which is the right
  * trade for a few nodes behind one load balancer; for very many nodes with sparse interest,
  * per-topic channels (or sharded pub/sub) would become worth their cost.
+ *
+ * Whoever can PUBLISH on our Redis (without the key) could still replay what they captured:
+ * envelopes carry the full channel name and a per-node (epoch, sequence) inside the signed
+ * bytes, so a copy is dropped whether it comes again on the same channel, another channel or
+ * under another key prefix, and counted by reason.
  */
 export class RedisBroker implements Broker {
   private readonly handlers: BrokerHandler[] = [];
@@ -56,10 +61,14 @@ export class RedisBroker implements Broker {
     malformed: 0,
     forged: 0,
     stale: 0,
+    oversized: 0,
+    wrong_channel: 0,
+    replayed: 0,
     invalid_message: 0,
   };
   private readonly onMessage = (channel: string, wire: string): void => this.receive(channel, wire);
   private readonly report: RedisErrorReporter;
+  private readonly replays = new ReplayGuard();
 
   constructor(private readonly options: RedisBrokerOptions) {
     this.report = options.onError ?? (() => undefined);
@@ -86,13 +95,15 @@ export class RedisBroker implements Broker {
    * Delivers to this node's handlers at once (synchronously, before the first await, so the
    * publishing node never waits on the Redis round trip), then to the other nodes through
    * Redis. Rejects if Redis does not take it: the local delivery already happened, the
-   * remote one did not.
+   * remote one did not. A message too large for any receiver (EnvelopeTooLargeError) is
+   * refused before anything is delivered.
    */
   async publish(message: BrokerMessage): Promise<void> {
+    const channel = this.channelFor(message);
+    const wire = this.options.signer.sign(this.options.nodeId, channel, message);
     this.deliver(message);
-    const wire = this.options.signer.sign(this.options.nodeId, message);
     try {
-      await this.options.connection.command.publish(this.channelFor(message), wire);
+      await this.options.connection.command.publish(channel, wire);
       this.counters.published += 1;
     } catch (error) {
       this.counters.publishFailures += 1;
@@ -117,9 +128,15 @@ export class RedisBroker implements Broker {
   private receive(channel: string, wire: string): void {
     const expected = this.channels.get(channel);
     if (expected === undefined) return;
-    const verified = this.options.signer.verify(wire);
+    const verified = this.options.signer.verify(wire, channel);
     if (!verified.ok) {
       this.rejected[verified.reason] += 1;
+      return;
+    }
+    // At most once per receiving node (docs/protocol.md §9): a captured envelope published
+    // again, on any channel or prefix, is dropped here or by the checks above (finding R6).
+    if (!this.replays.accept(verified.envelope)) {
+      this.rejected.replayed += 1;
       return;
     }
     if (verified.envelope.node === this.options.nodeId) {

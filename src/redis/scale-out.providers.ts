@@ -83,9 +83,16 @@ export const SCALE_OUT_PROVIDERS: Provider[] = [
   backend<ChatHistoryStore>(
     CHAT_HISTORY_STORE,
     (config) => new InMemoryChatHistoryStore(chatBounds(config)),
-    (connection, config) => new RedisChatHistoryStore({ connection, bounds: chatBounds(config) }),
+    (connection, config) => new RedisChatHistoryStore({ connection, bounds: chatBounds(config), signingKey: config.redis!.signingKey }),
   ),
-  backend<RevocationStore>(REVOCATION_STORE, () => new InMemoryRevocationStore(), (connection) => new RedisRevocationStore({ connection })),
+  {
+    provide: REVOCATION_STORE,
+    inject: [REDIS_CONNECTION, RealtimeLogger],
+    useFactory: (connection: Connection, logger: RealtimeLogger): RevocationStore =>
+      connection
+        ? new RedisRevocationStore({ connection })
+        : new InMemoryRevocationStore(Date.now, (error) => logger.error('revocation refused: store full', { kind: error.kind })),
+  },
   backend<RoomPresenceStore>(
     ROOM_PRESENCE_STORE,
     () => new InMemoryRoomPresenceStore(),
@@ -100,5 +107,5 @@ export const SCALE_OUT_PROVIDERS: Provider[] = [
 ];
 
 function chatBounds(config: RealtimeConfig): ChatHistoryBounds {
-  return { size: config.chatHistorySize, ttlMs: config.chatHistoryTtlMs, maxCommodities: config.chatHistoryMaxCommodities };
+  return { size: config.chatHistorySize, ttlMs: config.chatHistoryTtlMs, maxCommodities: config.chatHistoryMaxCommodities, maxBytes: config.chatHistoryMaxBytes };
 }

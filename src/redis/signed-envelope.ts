@@ -1,16 +1,26 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { LruMap } from '../common/lru-map.js';
 
-/** What travels between nodes: who sent it, when, and the payload. */
+/**
+ * What travels between nodes: who sent it (node, and its random epoch for this process
+ * run), its place in the sender's sequence, the channel it was published on (key prefix
+ * included), when, and the payload. Every field is inside the signed bytes.
+ */
 export interface Envelope {
-  readonly v: 1;
+  readonly v: 2;
   readonly node: string;
+  readonly epoch: string;
+  /** Strictly increasing per (node, epoch), over all channels. */
+  readonly seq: number;
+  /** The full channel name, prefix included: a copy published elsewhere does not verify. */
+  readonly ch: string;
   /** Sender's clock, epoch ms. */
   readonly ts: number;
   readonly msg: unknown;
 }
 
 /** Why a received envelope was dropped (a metric label). */
-export type EnvelopeRejection = 'unsigned' | 'malformed' | 'forged' | 'stale';
+export type EnvelopeRejection = 'unsigned' | 'malformed' | 'forged' | 'stale' | 'oversized' | 'wrong_channel' | 'replayed';
 
 export type VerifyResult =
   | { readonly ok: true; readonly envelope: Envelope }
@@ -19,26 +29,42 @@ export type VerifyResult =
 export interface EnvelopeSignerOptions {
   /** Envelopes whose `ts` is further than this from our clock are dropped (default 30 s). */
   readonly maxSkewMs?: number;
+  /** The largest envelope this node sends, and so accepts, in bytes (default 1 MiB). */
+  readonly maxEnvelopeBytes?: number;
   readonly now?: () => number;
 }
 
 export const MIN_SIGNING_KEY_BYTES = 32;
 const DEFAULT_MAX_SKEW_MS = 30_000;
+export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_SENDERS = 4096;
 /** base64url of a 32-byte HMAC-SHA256, unpadded. */
 const SIGNATURE_CHARS = 43;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
+/** This node cannot send `bytes`: no receiver would accept it. */
+export class EnvelopeTooLargeError extends RangeError {
+  override name = 'EnvelopeTooLargeError';
+}
+
 /**
  * Signs and verifies inter-node messages with HMAC-SHA256 (REDIS_SIGNING_KEY), so that
- * anyone who can PUBLISH on our Redis still cannot inject frames or force disconnects.
+ * anyone who can PUBLISH on our Redis still cannot inject frames or force disconnects, nor
+ * replay what they captured (finding R6, docs/protocol.md §9: at most once per receiver).
  *
  * Wire format: `<base64url hmac>.<json envelope>`; the HMAC covers the JSON bytes exactly
  * as sent, so the envelope is serialised once and never re-encoded for verification.
+ *
+ * Replay: each signer draws a random epoch at construction and numbers its envelopes
+ * 1, 2, 3…; each receiver runs a ReplayGuard over what verifies.
  */
 export class EnvelopeSigner {
   private readonly key: Buffer;
   private readonly maxSkewMs: number;
+  private readonly maxBytes: number;
   private readonly now: () => number;
+  private readonly epoch = randomBytes(12).toString('base64url');
+  private seq = 0;
 
   constructor(key: string | Buffer, options: EnvelopeSignerOptions = {}) {
     this.key = typeof key === 'string' ? Buffer.from(key, 'utf8') : Buffer.from(key);
@@ -46,16 +72,24 @@ export class EnvelopeSigner {
       throw new Error(`REDIS_SIGNING_KEY must be at least ${MIN_SIGNING_KEY_BYTES} bytes`);
     }
     this.maxSkewMs = options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
+    this.maxBytes = options.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
     this.now = options.now ?? Date.now;
   }
 
-  sign(node: string, msg: unknown): string {
-    const envelope: Envelope = { v: 1, node, ts: this.now(), msg };
+  /** Throws EnvelopeTooLargeError past `maxEnvelopeBytes` (nothing is consumed from the sequence then). */
+  sign(node: string, channel: string, msg: unknown): string {
+    const envelope: Envelope = { v: 2, node, epoch: this.epoch, seq: this.seq + 1, ch: channel, ts: this.now(), msg };
     const json = JSON.stringify(envelope);
-    return `${this.mac(json).toString('base64url')}.${json}`;
+    const wire = `${this.mac(json).toString('base64url')}.${json}`;
+    const bytes = Buffer.byteLength(wire, 'utf8');
+    if (bytes > this.maxBytes) throw new EnvelopeTooLargeError(`inter-node envelope of ${bytes} bytes exceeds ${this.maxBytes}`);
+    this.seq += 1;
+    return wire;
   }
 
-  verify(wire: string): VerifyResult {
+  /** Checks, cheapest first: size, signature, shape, channel, age. Replays are the ReplayGuard's. */
+  verify(wire: string, channel: string): VerifyResult {
+    if (Buffer.byteLength(wire, 'utf8') > this.maxBytes) return reject('oversized');
     const dot = wire.indexOf('.');
     if (dot < 0 || wire.startsWith('{')) return reject('unsigned');
     const signature = wire.slice(0, dot);
@@ -66,12 +100,37 @@ export class EnvelopeSigner {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return reject('forged');
     const envelope = parseEnvelope(json);
     if (!envelope) return reject('malformed');
+    if (envelope.ch !== channel) return reject('wrong_channel');
     if (Math.abs(this.now() - envelope.ts) > this.maxSkewMs) return reject('stale');
     return { ok: true, envelope };
   }
 
   private mac(json: string): Buffer {
     return createHmac('sha256', this.key).update(json, 'utf8').digest();
+  }
+}
+
+/**
+ * One receiver's memory of the highest sequence number seen per sender (node, epoch):
+ * anything not newer is a replay. Redis delivers one publisher's messages to one subscriber
+ * in order, so an honest envelope is always newer. An LRU of `maxSenders` entries: a sender
+ * is forgotten only after that many other (node, epoch) pairs were seen since it last sent,
+ * and an envelope that old is past the skew window anyway (dropped as stale).
+ */
+export class ReplayGuard {
+  private readonly lastSeq: LruMap<string, number>;
+
+  constructor(maxSenders = DEFAULT_MAX_SENDERS) {
+    this.lastSeq = new LruMap(maxSenders);
+  }
+
+  /** True, and remembered, when `envelope` is newer than everything seen from its sender. */
+  accept(envelope: Envelope): boolean {
+    const sender = `${envelope.node}\u0000${envelope.epoch}`;
+    const last = this.lastSeq.get(sender);
+    if (last !== undefined && envelope.seq <= last) return false;
+    this.lastSeq.set(sender, envelope.seq);
+    return true;
   }
 }
 
@@ -87,8 +146,9 @@ function parseEnvelope(json: string): Envelope | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const candidate = value as Record<string, unknown>;
-  if (candidate['v'] !== 1 || typeof candidate['node'] !== 'string' || !Number.isFinite(candidate['ts'])) return undefined;
-  if (!('msg' in candidate)) return undefined;
-  return candidate as unknown as Envelope;
+  const c = value as Record<string, unknown>;
+  if (c['v'] !== 2 || typeof c['node'] !== 'string' || typeof c['epoch'] !== 'string' || typeof c['ch'] !== 'string') return undefined;
+  if (!Number.isSafeInteger(c['seq']) || (c['seq'] as number) < 1 || !Number.isFinite(c['ts'])) return undefined;
+  if (!('msg' in c)) return undefined;
+  return c as unknown as Envelope;
 }

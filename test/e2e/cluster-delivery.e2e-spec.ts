@@ -212,7 +212,7 @@ test('legitimate cross-node traffic is never rejected by the receiving node', as
   expect(sa.broker).toBeDefined();
   expect(sb.broker!.received).toBeGreaterThan(0);
   expect(sa.broker!.ownEchoes).toBeGreaterThan(0);
-  expect(sa.broker!.rejected).toEqual({ unsigned: 0, malformed: 0, forged: 0, stale: 0, invalid_message: 0 });
-  expect(sb.broker!.rejected).toEqual({ unsigned: 0, malformed: 0, forged: 0, stale: 0, invalid_message: 0 });
+  expect(sa.broker!.rejected).toEqual({ unsigned: 0, malformed: 0, forged: 0, stale: 0, oversized: 0, wrong_channel: 0, replayed: 0, invalid_message: 0 });
+  expect(sb.broker!.rejected).toEqual({ unsigned: 0, malformed: 0, forged: 0, stale: 0, oversized: 0, wrong_channel: 0, replayed: 0, invalid_message: 0 });
   expect(sa.broker!.publishFailures).toBe(0);
 });

@@ -30,7 +30,7 @@ jest.setTimeout(30_000);
 const PREFIX = uniquePrefix('security');
 const WRONG_KEY = 'not-the-cluster-key-0123456789abcdefghij';
 const FIVE_MINUTES = 5 * 60_000;
-const NO_REJECTIONS = { unsigned: 0, malformed: 0, forged: 0, stale: 0, invalid_message: 0 };
+const NO_REJECTIONS = { unsigned: 0, malformed: 0, forged: 0, stale: 0, oversized: 0, wrong_channel: 0, replayed: 0, invalid_message: 0 };
 
 let a: ServerHandle;
 let b: ServerHandle;
@@ -90,7 +90,7 @@ async function expectDropped(name: string, wire: string, reason: keyof typeof NO
   }
 }
 
-test('envelopes on Redis are signed: `<base64url HMAC-SHA256>.<json {v, node, ts, msg}>` with the cluster key', async () => {
+test('envelopes on Redis are signed: `<base64url HMAC-SHA256>.<json {v, node, epoch, seq, ch, ts, msg}>` with the cluster key', async () => {
   const sub = new Redis(REDIS_URL);
   const seen: string[] = [];
   try {
@@ -107,8 +107,11 @@ test('envelopes on Redis are signed: `<base64url HMAC-SHA256>.<json {v, node, ts
     const [signature, json] = [wire.slice(0, dot), wire.slice(dot + 1)];
     expect(signature).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(createHmac('sha256', SIGNING_KEY).update(json).digest('base64url')).toBe(signature);
-    const envelope = JSON.parse(json) as { v: number; node: string; ts: number; msg: unknown };
-    expect(envelope.v).toBe(1);
+    const envelope = JSON.parse(json) as { v: number; node: string; epoch: string; seq: number; ch: string; ts: number; msg: unknown };
+    expect(envelope.v).toBe(2);
+    expect(envelope.epoch).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(Number.isSafeInteger(envelope.seq) && envelope.seq > 0).toBe(true);
+    expect([channel(PREFIX, 'tracking'), channel(PREFIX, 'control')]).toContain(envelope.ch);
     expect(typeof envelope.node).toBe('string');
     expect(Math.abs(Date.now() - envelope.ts)).toBeLessThan(10_000);
   }
@@ -121,7 +124,7 @@ test('envelopes on Redis are signed: `<base64url HMAC-SHA256>.<json {v, node, ts
 
 test('control: a correctly signed, fresh envelope injected into Redis is delivered (so the drops below are meaningful)', async () => {
   const before = await Promise.all([a.stats(), b.stats()]);
-  await inject('main', signEnvelope(SIGNING_KEY, { node: randomUUID(), ts: Date.now(), msg: announcement({ control: true }) }));
+  await inject('main', signEnvelope(SIGNING_KEY, { ch: channel(PREFIX, 'main'), node: randomUUID(), ts: Date.now(), msg: announcement({ control: true }) }));
   expect(await countAfterQuiet([mainA, mainB], 'system.announcement', (f) => f.data?.control === true)).toEqual([1, 1]);
   const after = await Promise.all([a.stats(), b.stats()]);
   for (const i of [0, 1]) {
@@ -132,16 +135,16 @@ test('control: a correctly signed, fresh envelope injected into Redis is deliver
 
 describe('dropped and counted by every node, and nobody receives anything', () => {
   test('forged: signed with another key (announcement, tracking update, force-disconnect)', async () => {
-    await expectDropped('main', signEnvelope(WRONG_KEY, { node: randomUUID(), ts: Date.now(), msg: announcement({ forged: true }) }), 'forged');
+    await expectDropped('main', signEnvelope(WRONG_KEY, { ch: channel(PREFIX, 'main'), node: randomUUID(), ts: Date.now(), msg: announcement({ forged: true }) }), 'forged');
     const trackingMsg = { type: 'topic', namespace: 'tracking', topics: ['SEC-1'], event: 'tracking.update', data: { forged: true, trackingId: 'SEC-1' } };
-    await expectDropped('tracking', signEnvelope(WRONG_KEY, { node: randomUUID(), ts: Date.now(), msg: trackingMsg }), 'forged');
-    await expectDropped('control', signEnvelope(WRONG_KEY, { node: randomUUID(), ts: Date.now(), msg: closeVictim }), 'forged');
+    await expectDropped('tracking', signEnvelope(WRONG_KEY, { ch: channel(PREFIX, 'tracking'), node: randomUUID(), ts: Date.now(), msg: trackingMsg }), 'forged');
+    await expectDropped('control', signEnvelope(WRONG_KEY, { ch: channel(PREFIX, 'control'), node: randomUUID(), ts: Date.now(), msg: closeVictim }), 'forged');
     await expectAlive(victimA);
     await expectAlive(victimB);
   });
 
   test('forged: a genuine signature over a different body (tampered payload)', async () => {
-    const genuine = signEnvelope(SIGNING_KEY, { node: randomUUID(), ts: Date.now(), msg: announcement({ text: 'harmless' }) });
+    const genuine = signEnvelope(SIGNING_KEY, { ch: channel(PREFIX, 'main'), node: randomUUID(), ts: Date.now(), msg: announcement({ text: 'harmless' }) });
     const tampered = genuine.replace('harmless', 'phishing');
     expect(tampered).not.toBe(genuine);
     await expectDropped('main', tampered, 'forged');
@@ -154,10 +157,10 @@ describe('dropped and counted by every node, and nobody receives anything', () =
   });
 
   test('stale: a valid HMAC with the right key but ts 5 minutes old (and 5 minutes ahead)', async () => {
-    const old = signEnvelope(SIGNING_KEY, { node: randomUUID(), ts: Date.now() - FIVE_MINUTES, msg: announcement({ stale: true }) });
+    const old = signEnvelope(SIGNING_KEY, { ch: channel(PREFIX, 'main'), node: randomUUID(), ts: Date.now() - FIVE_MINUTES, msg: announcement({ stale: true }) });
     await expectDropped('main', old, 'stale');
-    await expectDropped('control', signEnvelope(SIGNING_KEY, { node: randomUUID(), ts: Date.now() - FIVE_MINUTES, msg: closeVictim }), 'stale');
-    await expectDropped('main', signEnvelope(SIGNING_KEY, { node: randomUUID(), ts: Date.now() + FIVE_MINUTES, msg: announcement({ future: true }) }), 'stale');
+    await expectDropped('control', signEnvelope(SIGNING_KEY, { ch: channel(PREFIX, 'control'), node: randomUUID(), ts: Date.now() - FIVE_MINUTES, msg: closeVictim }), 'stale');
+    await expectDropped('main', signEnvelope(SIGNING_KEY, { ch: channel(PREFIX, 'main'), node: randomUUID(), ts: Date.now() + FIVE_MINUTES, msg: announcement({ future: true }) }), 'stale');
     await expectAlive(victimA);
   });
 
@@ -168,6 +171,78 @@ describe('dropped and counted by every node, and nobody receives anything', () =
       expect(await metric(a, 'realtime_broker_rejected_total', { reason })).toBe(counts[reason]);
     }
     expect(await metric(a, 'realtime_broker_publish_failures_total')).toBe(0);
+  });
+});
+
+describe('R6: replay of captured envelopes', () => {
+  /** Subscribes to `names` of PREFIX, runs `act`, and returns the first `count` wires seen. */
+  async function capture(names: string[], count: number, act: () => Promise<void>): Promise<Array<{ name: string; wire: string }>> {
+    const sub = new Redis(REDIS_URL);
+    const seen: Array<{ name: string; wire: string }> = [];
+    try {
+      await sub.subscribe(...names.map((n) => channel(PREFIX, n)));
+      sub.on('message', (ch: string, wire: string) => seen.push({ name: ch.slice(`${PREFIX}bus:`.length), wire }));
+      await act();
+      await eventually(() => seen.length >= count, 3000);
+    } finally {
+      sub.disconnect();
+    }
+    return seen.slice(0, count);
+  }
+
+  test('R6: an announcement and a close captured from the real channels, republished 50 times as-is, on another channel and under another prefix, are never delivered twice; every copy is counted', async () => {
+    const first = await Client.open(a.ws('/ws/main'), bearer(token({ sub: 'sec-victim-2' })));
+    const [announced, closing] = await capture(['main', 'control'], 2, async () => {
+      await publish(a, 'announce', { replay: 'once' });
+      await eventually(() => [mainA, mainB].every((c) => c.frames.some((f) => f.event === 'system.announcement' && f.data?.replay === 'once')), 3000);
+      await publish(a, 'disconnectUser', 'sec-victim-2');
+      await eventually(() => first.socket.readyState === first.socket.CLOSED, 3000);
+    });
+    // The user comes back on both nodes: a replayed close must not throw them out again.
+    const victim2A = await Client.open(a.ws('/ws/main'), bearer(token({ sub: 'sec-victim-2' })));
+    const victim2B = await Client.open(b.ws('/ws/main'), bearer(token({ sub: 'sec-victim-2' })));
+    expect(announced!.name).toBe('main');
+    expect(closing!.name).toBe('control');
+    expect(await countAfterQuiet([mainA, mainB], 'system.announcement', (f) => f.data?.replay === 'once')).toEqual([1, 1]);
+
+    const before = await rejected();
+    const other = uniquePrefix('security-other');
+    // Another deployment with the same signing key but its own prefix.
+    const [c] = await startCluster(1, nodeOptions(other));
+    const mainC = await Client.open(c!.ws('/ws/main'));
+    try {
+      for (let i = 0; i < 50; i += 1) await inject('main', announced!.wire);
+      await inject('control', closing!.wire);
+      // On another channel of the same deployment: the close on the main channel, the announcement on control.
+      await inject('control', announced!.wire);
+      await inject('tracking', announced!.wire);
+      await inject('main', closing!.wire);
+      // Under the other prefix, on the channels they were captured from.
+      expect(await redis.publish(channel(other, 'main'), announced!.wire)).toBe(1);
+      expect(await redis.publish(channel(other, 'control'), closing!.wire)).toBe(1);
+      await eventually(async () => (await rejected()).every((counts, i) => counts.replayed! - before[i]!.replayed! === 51), 5000);
+      await sleep(QUIET_MS);
+      const after = await rejected();
+      for (const i of [0, 1]) {
+        expect(after[i]!.replayed! - before[i]!.replayed!).toBe(51);
+        expect(after[i]!.wrong_channel! - before[i]!.wrong_channel!).toBe(3);
+      }
+      const otherStats = await c!.stats();
+      expect(otherStats.broker!.rejected.wrong_channel).toBe(2);
+      expect(otherStats.broker!.received).toBe(0);
+      // Nothing was delivered a second time, anywhere.
+      expect(await countAfterQuiet([mainA, mainB], 'system.announcement', (f) => f.data?.replay === 'once')).toEqual([1, 1]);
+      expect(mainC.frames.filter((f) => f.event === 'system.announcement')).toEqual([]);
+      await expectAlive(victim2A);
+      await expectAlive(victim2B);
+      expect(await metric(b, 'realtime_broker_rejected_total', { reason: 'replayed' })).toBe(after[1]!.replayed);
+    } finally {
+      mainC.socket.terminate();
+      victim2A.socket.terminate();
+      victim2B.socket.terminate();
+      await c!.stop();
+      await deleteKeys(other);
+    }
   });
 });
 

@@ -102,7 +102,7 @@ describe('dead peers among live ones (§6, finding 13)', () => {
     }
   }
 
-  test(`finding 13: ${PER_KIND * 4} peers that stop answering pings (tracking, notifications, a room, a chat) are all terminated within heartbeat + pong timeout; their traces go; ${PER_KIND * 4} live peers on the same topics stay and keep receiving`, async () => {
+  test(`finding 13: ${PER_KIND * 4} peers that stop answering pings (tracking, notifications, a room, a chat) are all terminated within heartbeat + pong timeout (+ 3 s allowance for timer ticks and a loaded machine); their traces go; ${PER_KIND * 4} live peers on the same topics stay and keep receiving`, async () => {
     const before = (await server.stats()).lifecycle.heartbeatTerminations;
     const live = await Promise.all(Array.from({ length: PER_KIND * 4 }, (_, n) => member(n % 4, n, false)));
     const opened = Date.now();
@@ -112,6 +112,8 @@ describe('dead peers among live ones (§6, finding 13)', () => {
     const closes = await Promise.all(dead.map((c) => c.waitClose(HEARTBEAT_MS + PONG_TIMEOUT_MS + 3000)));
     const tookMs = Date.now() - opened;
     expect(new Set(closes.map((c) => c.code))).toEqual(new Set([1006]));
+    // What docs/security.md claims for finding 13, asserted as such.
+    expect(tookMs).toBeLessThanOrEqual(HEARTBEAT_MS + PONG_TIMEOUT_MS + 3000);
     await eventually(async () => (await server.stats()).lifecycle.heartbeatTerminations === before + PER_KIND * 4, 3000);
 
     // Live peers survive several more heartbeat rounds and still get their pushes.

@@ -297,6 +297,7 @@ function expectedId(fuzz: Fuzz): { event?: string; id?: string | number } {
 async function check(path: WsPath, fuzz: Fuzz): Promise<void> {
   const client = await connection(path);
   const from = client.frames.length;
+  const logFrom = server.output().length;
   if (fuzz.kind === 'text') client.send(fuzz.text);
   else client.socket.send(fuzz.bytes, { binary: true });
   totals.frames += 1;
@@ -324,6 +325,11 @@ async function check(path: WsPath, fuzz: Fuzz): Promise<void> {
       throw describe(`undocumented frame ${frame.event} on ${path}`);
     }
   }
+  // No fault is injected here: an INTERNAL_ERROR or an error log line is a server bug (the
+  // finding-21 class), never an acceptable answer to client input.
+  if (answers.some((f) => f.code === 'INTERNAL_ERROR')) throw describe('INTERNAL_ERROR that no injected fault explains');
+  const errorLines = unexplainedErrorLines(server.output().slice(logFrom));
+  if (errorLines.length > 0) throw describe(`error log line(s) that no injected fault explains: ${errorLines.join('\n').slice(0, 600)}`);
   const { event, id } = expectedId(fuzz);
   if (answers.length > 1) throw describe(`answered ${answers.length} times`);
   const answer = answers[0];
@@ -341,6 +347,11 @@ async function check(path: WsPath, fuzz: Fuzz): Promise<void> {
     throw describe('frame was not answered');
   }
   totals.answered += 1;
+}
+
+/** Server output lines logged at error level (JSON lines, `"level":"error"`) or carrying a stack trace. */
+function unexplainedErrorLines(output: string): string[] {
+  return output.split('\n').filter((line) => /"level":"error"|"level":50\b|\n\s+at |^\s+at /.test(line));
 }
 
 async function publishControl(): Promise<void> {
@@ -406,5 +417,28 @@ describe(`fuzzing every path (seed ${SEED}, ${RUNS} runs per path)`, () => {
     expect(stats.subscriptions).toEqual({ topics: 1, subscriptions: 1, connections: 1 });
     await eventually(async () => (await server.stats()).rooms === 0, 5000);
     await expectControlUpToDate();
+  }, 30_000);
+});
+
+describe('the oracle itself', () => {
+  // Runs after the fuzz summary (it counts frames): the same check() against a server whose
+  // authorization throws for one topic, a fault the oracle is not told about.
+  test('an INTERNAL_ERROR and its error log line that no injected fault explains fail the check', async () => {
+    const fuzzed = server;
+    const fuzzedClient = connections.get('/ws/tracking');
+    connections.delete('/ws/tracking');
+    server = await startServer({ throwingTopic: 'ORACLE', options: FAST });
+    try {
+      const frame = JSON.stringify({ event: 'tracking.subscribe', data: { trackingId: 'ORACLE' }, id: 'oracle-1' });
+      await expect(check('/ws/tracking', { kind: 'text', text: frame })).rejects.toThrow(/no injected fault explains/);
+      // The same frame for a topic that does not throw passes.
+      await check('/ws/tracking', { kind: 'text', text: frame.replace('ORACLE', 'FINE') });
+    } finally {
+      connections.get('/ws/tracking')?.socket.terminate();
+      await server.stop();
+      server = fuzzed;
+      if (fuzzedClient) connections.set('/ws/tracking', fuzzedClient);
+      else connections.delete('/ws/tracking');
+    }
   }, 30_000);
 });

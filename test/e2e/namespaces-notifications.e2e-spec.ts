@@ -177,8 +177,12 @@ describe('pending connections (auth-required path without credentials)', () => {
     await notify(['u9'], { hi: 'after auth' });
     expect((await c.next('notification')).data).toEqual({ hi: 'after auth' });
     // Authenticated: the auth timeout no longer applies.
-    expect(await framesAfter(c, () => false, AUTH_TIMEOUT_MS + 300)).toEqual([]);
+    // Any frame from now on (an error, a close notice) would show here; the old predicate matched nothing.
+    const seen = c.frames.length;
+    await framesAfter(c, () => true, AUTH_TIMEOUT_MS + 300);
+    expect(c.frames.slice(seen)).toEqual([]);
     expect(c.socket.readyState).toBe(1);
+    expect((await reply(c, 'ping', {})).event).toBe('pong');
   });
 
   test(`a pending connection that never authenticates is closed with 4401 after authTimeoutMs (${AUTH_TIMEOUT_MS} ms)`, async () => {

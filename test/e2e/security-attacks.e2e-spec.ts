@@ -171,7 +171,9 @@ describe('findings 1/16/19: JWT attacks (beyond jwt.e2e-spec.ts)', () => {
   });
 
   test('finding 17/19: auth.refresh with every attack token on an authenticated connection → the identical UNAUTHORIZED; identity and expiry stand', async () => {
-    const exp = nowSec() + 900;
+    // exp just past the 60 s refresh window: the server announces auth.expiring for the expiry it
+    // holds a few seconds in, which is how the test reads that the attacks did not move it.
+    const exp = nowSec() + 64;
     const client = await onHs.open('/ws/tracking', bearer(good({ exp })));
     expect(client.connected?.data).toMatchObject({ authenticated: true, userId: 'victim', expiresAt: new Date(exp * 1000).toISOString() });
     const answers: Frame[] = [];
@@ -183,6 +185,8 @@ describe('findings 1/16/19: JWT attacks (beyond jwt.e2e-spec.ts)', () => {
       }
     }
     expect(new Set(answers.map((a) => JSON.stringify({ ...normalised(a), request: undefined }))).size).toBe(1);
+    await eventually(() => client.all('auth.expiring').length > 0, 10_000);
+    expect(client.all('auth.expiring').map((f) => f.data?.expiresAt)).toEqual([new Date(exp * 1000).toISOString()]);
     // Still the same user: a refresh with the victim's own fresh token works, and the victim's disconnect closes it.
     expect((await client.call('auth.refresh', { token: good({ exp: exp + 60 }) })).event).toBe('auth.refreshed');
     await hs.request({ cmd: 'disconnectUser', userId: 'admin' });
@@ -436,8 +440,18 @@ describe('finding 10: oversized frames and per-event caps', () => {
       const over = await answersTo(client, padded({ event, data: payload(), id: 'over' }, cap + 1), 'over');
       expect(over).toHaveLength(1);
       expectError(over[0]!, 'PAYLOAD_TOO_LARGE', { id: 'over', request: event });
+      const before = event === 'activity.report' ? await lax.stats() : undefined;
       const at = await answersTo(client, padded({ event, data: payload(), id: 'at' }, cap), 'at');
       expect({ event, codes: at.map((f) => f.code).filter((c) => c === 'PAYLOAD_TOO_LARGE') }).toEqual({ event, codes: [] });
+      if (before) {
+        // activity.report answers nothing on success: the buffer must have taken the item.
+        const after = await lax.stats();
+        const taken = (s: typeof after) => s.activity.buffered + s.activity.flushed + s.activity.dropped;
+        expect({ event, answers: at.length, taken: taken(after) - taken(before) }).toEqual({ event, answers: 0, taken: 1 });
+      } else {
+        // Every other event answers: silence would be a refusal too.
+        expect({ event, answers: at.length }).toEqual({ event, answers: 1 });
+      }
     }
     await expectAlive(client);
   });

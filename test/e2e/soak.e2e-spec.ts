@@ -136,7 +136,7 @@ const CLEAN = {
   limiter: { users: 0, anonymousIps: 0 },
   timers: 0,
   rooms: 0,
-  chat: { commodities: 0, messages: 0 },
+  chat: { commodities: 0, messages: 0, bytes: 0 },
   activityBuffered: 0,
 };
 

@@ -104,15 +104,15 @@ test('forged, unsigned, stale and malformed envelopes published straight to Redi
   const honest = new EnvelopeSigner(SIGNING_KEY);
   const before = b.stats().rejected;
 
-  await raw.publish(channel, attacker.sign('node-x', tracking(66)));
-  await raw.publish(channel, honest.sign('node-x', tracking(1)).replace('"n":1', '"n":66'));
-  await raw.publish(channel, JSON.stringify({ v: 1, node: 'node-x', ts: Date.now(), msg: tracking(66) }));
-  await raw.publish(channel, staleSigner.sign('node-x', tracking(66)));
+  await raw.publish(channel, attacker.sign('node-x', channel, tracking(66)));
+  await raw.publish(channel, honest.sign('node-x', channel, tracking(1)).replace('"n":1', '"n":66'));
+  await raw.publish(channel, JSON.stringify({ v: 2, node: 'node-x', epoch: 'e', seq: 1, ch: channel, ts: Date.now(), msg: tracking(66) }));
+  await raw.publish(channel, staleSigner.sign('node-x', channel, tracking(66)));
   await raw.publish(channel, `${'A'.repeat(10)}.garbage`);
   // Signed, but a projects message on the tracking channel, and a non-message.
-  await raw.publish(channel, honest.sign('node-x', { ...tracking(66), namespace: 'projects' }));
-  await raw.publish(channel, honest.sign('node-x', { type: 'topic' }));
-  await raw.publish(`${prefix}bus:control`, honest.sign('node-x', tracking(66)));
+  await raw.publish(channel, honest.sign('node-x', channel, { ...tracking(66), namespace: 'projects' }));
+  await raw.publish(channel, honest.sign('node-x', channel, { type: 'topic' }));
+  await raw.publish(`${prefix}bus:control`, honest.sign('node-x', `${prefix}bus:control`, tracking(66)));
   await barrier();
 
   const after = b.stats().rejected;
@@ -127,7 +127,7 @@ test('forged, unsigned, stale and malformed envelopes published straight to Redi
 
 test('a valid envelope from another node published raw is delivered (the signature, not the sender, is trusted)', async () => {
   const honest = new EnvelopeSigner(SIGNING_KEY);
-  await connA.command.publish(`${prefix}bus:tracking`, honest.sign('node-c', tracking(5)));
+  await connA.command.publish(`${prefix}bus:tracking`, honest.sign('node-c', `${prefix}bus:tracking`, tracking(5)));
   await eventually(() => expect(gotB).toEqual([tracking(5)]));
   expect(gotA).toEqual([tracking(5)]);
 });

@@ -4,8 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { RedisConnection } from '../../src/redis/redis-connection.js';
+import { TEST_REDIS_URL } from '../support/test-redis-env.js';
 
-export const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+/** The run's own standalone Redis (started by jest's globalSetup). */
+export const REDIS_URL = TEST_REDIS_URL;
 export const SIGNING_KEY = 'k'.repeat(32) + '-test-signing-key';
 
 export function uniquePrefix(): string {

@@ -64,7 +64,7 @@ describe('Redis unreachable (closed port)', () => {
     try {
       await expect(counter.acquire('u', 3)).rejects.toThrow();
       expect(counter.localUsers()).toBe(0);
-      await expect(new RedisChatHistoryStore({ connection: conn, bounds: { size: 5, ttlMs: 1000, maxCommodities: 5 } }).recent(1, 5)).rejects.toThrow();
+      await expect(new RedisChatHistoryStore({ connection: conn, bounds: { size: 5, ttlMs: 1000, maxCommodities: 5, maxBytes: 1 << 20 }, signingKey: SIGNING_KEY }).recent(1, 5)).rejects.toThrow();
       await expect(new RedisRevocationStore({ connection: conn }).isRevoked({ userId: 'u' })).rejects.toThrow();
       await expect(presence.join('r', 'c', { userId: 'u', username: 'U' }, 5)).rejects.toThrow();
       await sleep(400); // a few renew/heartbeat ticks against the dead server

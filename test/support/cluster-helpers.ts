@@ -1,6 +1,6 @@
 /**
  * Helpers for the multi-node suites (issue 5: scale-out on Redis). Every node is a harness
- * child process; they share one real Redis under a key prefix unique to the test file.
+ * child process; they share one real Redis (the run's own, see global-setup.ts) under a key prefix unique to the test file.
  * Pure test-side code: nothing here imports Nest or src/.
  */
 import { createHmac, randomUUID } from 'node:crypto';
@@ -8,8 +8,10 @@ import { createConnection } from 'node:net';
 import { Redis } from 'ioredis';
 import type { RealtimeOptions } from '../../src/config/realtime-options.js';
 import { type Client, eventually, type Frame, type ServerHandle, sleep, startServer } from './harness.js';
+import { TEST_REDIS_URL } from './test-redis-env.js';
 
-export const REDIS_URL = 'redis://127.0.0.1:6379';
+/** The run's own standalone Redis (started by jest's globalSetup). */
+export const REDIS_URL = TEST_REDIS_URL;
 export const SIGNING_KEY = 'cluster-e2e-signing-key-0123456789abcdef';
 export const API_KEY = 'cluster-e2e-api-key-0123456789abcdefghij';
 
@@ -112,8 +114,12 @@ export const pushes = (client: Client, event?: string): Frame[] =>
   client.frames.filter((f) => f.event !== 'connected' && (event === undefined || f.event === event));
 
 /** The wire format of src/redis/signed-envelope.ts: `<base64url HMAC-SHA256>.<json {v, node, ts, msg}>`. */
-export function signEnvelope(key: string, envelope: { v?: number; node: string; ts: number; msg: unknown }): string {
-  const json = JSON.stringify({ v: envelope.v ?? 1, node: envelope.node, ts: envelope.ts, msg: envelope.msg });
+export function signEnvelope(
+  key: string,
+  envelope: { v?: number; node: string; epoch?: string; seq?: number; ch: string; ts: number; msg: unknown },
+): string {
+  const { v = 2, node, epoch = 'test-epoch', seq = 1, ch, ts, msg } = envelope;
+  const json = JSON.stringify({ v, node, epoch, seq, ch, ts, msg });
   return `${createHmac('sha256', Buffer.from(key, 'utf8')).update(json, 'utf8').digest('base64url')}.${json}`;
 }
 

@@ -1,4 +1,5 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,35 @@ export const SERVER_PROCESS = join(ROOT, 'build', 'test', 'support', 'server-pro
 /** The compiled production entry point (`npm run build`). */
 export const MAIN_ENTRY = join(ROOT, 'dist', 'main.js');
 
+/**
+ * Fails fast when a compiled file is older than its source (or missing): the e2e suites run
+ * build/ and dist/, so a stale build would test yesterday's code. `npm test` builds first.
+ */
+function assertBuildFresh(): void {
+  const stale: string[] = [];
+  const walk = (dir: string, check: (source: string, relative: string) => void, relative = ''): void => {
+    for (const entry of readdirSync(join(dir, relative), { withFileTypes: true })) {
+      const path = join(relative, entry.name);
+      if (entry.isDirectory()) walk(dir, check, path);
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) check(join(dir, path), path);
+    }
+  };
+  const compiledAt = (file: string): number => (existsSync(file) ? statSync(file).mtimeMs : -1);
+  const expect = (source: string, compiled: string): void => {
+    if (compiledAt(compiled) < statSync(source).mtimeMs) stale.push(compiled.slice(ROOT.length + 1));
+  };
+  walk(join(ROOT, 'src'), (source, relative) => {
+    const js = relative.replace(/\.ts$/, '.js');
+    expect(source, join(ROOT, 'build', 'src', js));
+    expect(source, join(ROOT, 'dist', js));
+  });
+  walk(join(ROOT, 'test', 'support'), (source, relative) => expect(source, join(ROOT, 'build', 'test', 'support', relative.replace(/\.ts$/, '.js'))));
+  if (stale.length > 0) {
+    throw new Error(`stale build: ${stale.length} compiled file(s) older than their source, e.g. ${stale.slice(0, 3).join(', ')}; run npm run build && npm run build:test`);
+  }
+}
+assertBuildFresh();
+
 export const SECRET = 'test-secret-0123456789-abcdefghijklmnop';
 
 export interface Stats {
@@ -19,9 +49,11 @@ export interface Stats {
   subscriptions: { topics: number; subscriptions: number; connections: number };
   limiter: { users: number; anonymousIps: number };
   handshakeIps: number;
+  /** Sources (kind, hashed IP) the audit log's pattern detection tracks (bounded, finding 24). */
+  auditSources: number;
   lifecycle: { heartbeatTerminations: number; timers: number; revalidation: RevalidationStats };
   activity: { buffered: number; flushed: number; dropped: number };
-  chat: { commodities: number; messages: number };
+  chat: { commodities: number; messages: number; bytes: number };
   /** Collaboration rooms known to the room presence store (0 once every room is empty, finding 20). */
   rooms: number;
   /** The Redis broker's counters (only when the server runs with `redisUrl`). */
@@ -30,7 +62,7 @@ export interface Stats {
     publishFailures: number;
     received: number;
     ownEchoes: number;
-    rejected: { unsigned: number; malformed: number; forged: number; stale: number; invalid_message: number };
+    rejected: { unsigned: number; malformed: number; forged: number; stale: number; oversized: number; wrong_channel: number; replayed: number; invalid_message: number };
   };
   heapUsed: number;
   /** Per-user chat rate state held and commodities with local members (finding R1). */
@@ -66,7 +98,8 @@ export interface ServerHandle {
 
 /** Starts the harness server with `options` (jwt.secret defaults to SECRET). */
 export async function startServer(config: Partial<HarnessConfig> & { options?: HarnessConfig['options'] } = {}): Promise<ServerHandle> {
-  const options = { jwt: { secret: SECRET }, ...config.options };
+  // Scrapes see every change at once unless a test asks for the /metrics cache.
+  const options = { jwt: { secret: SECRET }, metricsCacheMs: 0, ...config.options };
   const child = fork(SERVER_PROCESS, [], {
     env: { ...process.env, REALTIME_HARNESS: JSON.stringify({ ...config, options }) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -294,10 +327,15 @@ export interface MainRun {
   stdout: string;
   stderr: string;
   listened: boolean;
+  /** The answer to `GET probePath` once it listened, when asked for. */
+  probe?: { status: number; body: string };
 }
 
-/** Runs the production entry with exactly `env` (plus PATH/HOME); kills it once it listens. */
-export function runMain(env: Record<string, string>, timeoutMs = 10_000): Promise<MainRun> {
+/**
+ * Runs the production entry with exactly `env` (plus PATH/HOME); kills it once it listens
+ * (after `GET probePath` on it, when given: needs the `listening` line, so LOG_LEVEL ≤ info).
+ */
+export function runMain(env: Record<string, string>, timeoutMs = 10_000, probePath?: string): Promise<MainRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN_ENTRY], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
@@ -306,11 +344,20 @@ export function runMain(env: Record<string, string>, timeoutMs = 10_000): Promis
     let stdout = '';
     let stderr = '';
     let listened = false;
+    let probe: MainRun['probe'];
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
       if (!listened && /listening/.test(stdout)) {
         listened = true;
-        child.kill('SIGKILL');
+        const url = /"url":"([^"]+)"/.exec(stdout)?.[1]?.replace('[::1]', '127.0.0.1');
+        if (probePath === undefined || url === undefined) {
+          child.kill('SIGKILL');
+          return;
+        }
+        fetch(url + probePath)
+          .then(async (res) => (probe = { status: res.status, body: await res.text() }))
+          .catch(() => undefined)
+          .finally(() => child.kill('SIGKILL'));
       }
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -320,7 +367,7 @@ export function runMain(env: Record<string, string>, timeoutMs = 10_000): Promis
     }, timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, listened });
+      resolve({ code, stdout, stderr, listened, ...(probe ? { probe } : {}) });
     });
     child.once('error', reject);
   });

@@ -28,6 +28,7 @@ import {
 import { ConnectionLimiter } from '../../src/connection/connection-limiter.js';
 import { HandshakeRateLimiter } from '../../src/connection/handshake-rate-limiter.js';
 import { CommodityChat } from '../../src/chat/commodity-chat.service.js';
+import { SecurityAuditLog } from '../../src/observability/security-audit-log.js';
 import { InMemoryRoomPresenceStore, ROOM_PRESENCE_STORE, type RoomPresenceStore } from '../../src/subscriptions/room-presence.store.js';
 import { EchoGateway } from './echo-namespace.js';
 
@@ -59,6 +60,8 @@ export interface HarnessConfig {
   readonly countPresenceCalls?: boolean;
   /** Listen on this port instead of a free one (restart tests reuse the port of a stopped server). */
   readonly port?: number;
+  /** Address to listen on (default 127.0.0.1); `::` listens dual-stack. */
+  readonly host?: string;
 }
 
 export type HarnessRequest =
@@ -220,7 +223,7 @@ async function main(): Promise<void> {
   }
   const app: INestApplication = await bootstrapRealtimeApp(
     { env: {}, ...config.options },
-    { port: config.port ?? 0, host: '127.0.0.1' },
+    { port: config.port ?? 0, host: config.host ?? '127.0.0.1' },
     { overrides, gateways: config.echoNamespace ? [EchoGateway] : [] },
   );
   const address = app.getHttpServer().address() as { port: number };
@@ -234,6 +237,7 @@ async function main(): Promise<void> {
     subscriptions: app.get(SubscriptionRegistry).sizes(),
     limiter: app.get(ConnectionLimiter).sizes(),
     handshakeIps: app.get(HandshakeRateLimiter).size,
+    auditSources: app.get(SecurityAuditLog).stats().trackedSources,
     lifecycle: app.get(ConnectionLifecycle).stats(),
     activity: app.get(ActivityBuffer).stats(),
     // The Redis broker's counters (published, publishFailures, received, ownEchoes, rejected by reason); absent in memory.

@@ -111,4 +111,21 @@ describe('extractCredentials', () => {
       expect(extract({ cookie: 'garbage; access_token=tok' }).token).toBe('tok');
     });
   });
+
+  describe('R11: duplicate credentials cookie and __Host- names', () => {
+    it('R11: the credentials cookie sent twice is a failed credential (401), whatever the values', () => {
+      expect(extract({ cookie: 'access_token=a; access_token=b' })).toEqual({ token: '', source: 'cookie', queryTokenPresent: false, duplicateCookie: true });
+      expect(extract({ cookie: 'access_token=a; other=1; access_token=a' }).duplicateCookie).toBe(true);
+    });
+
+    it('R11: one credentials cookie among others is read as before; a header still wins over duplicates', () => {
+      expect(extract({ cookie: 'x=1; access_token=a; access_tokenx=2' })).toEqual({ token: 'a', source: 'cookie', queryTokenPresent: false });
+      expect(extract({ authorization: 'Bearer h', cookie: 'access_token=a; access_token=b' })).toEqual({ token: 'h', source: 'header', queryTokenPresent: false });
+    });
+
+    it('R11: a __Host- cookie name is supported; the unprefixed cookie of a sibling subdomain is not read for it', () => {
+      expect(extract({ cookie: 'access_token=planted; __Host-access_token=real' }, false, '__Host-access_token')).toEqual({ token: 'real', source: 'cookie', queryTokenPresent: false });
+      expect(extract({ cookie: 'access_token=planted' }, false, '__Host-access_token')).toEqual({ queryTokenPresent: false });
+    });
+  });
 });

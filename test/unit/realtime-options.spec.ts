@@ -62,6 +62,10 @@ describe('resolveRealtimeOptions', () => {
       ['chatHistorySize', 100],
       ['chatHistoryTtlMs', 24 * 3600 * 1000],
       ['chatHistoryMaxCommodities', 10000],
+      ['recoveryHistorySize', 100],
+      ['recoveryHistoryTtlMs', 300000],
+      ['recoveryMaxStreams', 100000],
+      ['recoveryHistoryMaxBytes', 64 * 1024 * 1024],
       ['activityBufferMax', 500],
       ['activityFlushIntervalMs', 60000],
       ['shutdownTimeoutMs', 10000],
@@ -123,9 +127,18 @@ describe('resolveRealtimeOptions', () => {
       ['CHAT_HISTORY_SIZE', 'chatHistorySize', '0', 0],
       ['CHAT_HISTORY_TTL_MS', 'chatHistoryTtlMs', '60000', 60000],
       ['CHAT_HISTORY_MAX_COMMODITIES', 'chatHistoryMaxCommodities', '12', 12],
+      ['RECOVERY_HISTORY_SIZE', 'recoveryHistorySize', '0', 0],
+      ['RECOVERY_HISTORY_TTL_MS', 'recoveryHistoryTtlMs', '1000', 1000],
+      ['RECOVERY_MAX_STREAMS', 'recoveryMaxStreams', '1', 1],
+      ['RECOVERY_HISTORY_MAX_BYTES', 'recoveryHistoryMaxBytes', '1048576', 1048576],
       ['ACTIVITY_BUFFER_MAX', 'activityBufferMax', '50', 50],
       ['ACTIVITY_FLUSH_INTERVAL_MS', 'activityFlushIntervalMs', '600000', 600000],
-      ['REVOCATION_TTL_MS', 'revocationTtlMs', '7200000', 7200000],
+      ['REVOCATION_TTL_MS', 'revocationTtlMs', '172800000', 172800000],
+      ['JWT_MAX_TOKEN_LIFETIME_MS', 'jwtMaxTokenLifetimeMs', '3600000', 3600000],
+      ['WS_MAX_PENDING_CONNECTIONS', 'maxPendingConnections', '50', 50],
+      ['WS_IPV6_PREFIX_BITS', 'ipv6PrefixBits', '48', 48],
+      ['CHAT_HISTORY_MAX_BYTES', 'chatHistoryMaxBytes', '1048576', 1048576],
+      ['METRICS_CACHE_MS', 'metricsCacheMs', '0', 0],
       ['SHUTDOWN_TIMEOUT_MS', 'shutdownTimeoutMs', '3000', 3000],
     ])('%s sets %s', (envName, key, raw, expected) => {
       expect(resolve({ ...BASE_ENV, [envName]: raw })[key]).toBe(expected);
@@ -188,6 +201,10 @@ describe('resolveRealtimeOptions', () => {
       ['WS_TOKEN_EXPIRY_GRACE_MS', '-1'],
       ['TRUST_PROXY', '-1'],
       ['CHAT_HISTORY_TTL_MS', '999'],
+      ['RECOVERY_HISTORY_SIZE', '-1'],
+      ['RECOVERY_HISTORY_TTL_MS', '999'],
+      ['RECOVERY_MAX_STREAMS', '0'],
+      ['RECOVERY_HISTORY_MAX_BYTES', '1048575'],
       ['REVOCATION_TTL_MS', '10'],
       ['SHUTDOWN_TIMEOUT_MS', '0'],
     ])('%s=%s is below its minimum and fails, naming the variable', (envName, raw) => {
@@ -198,7 +215,7 @@ describe('resolveRealtimeOptions', () => {
       expect(configError(() => resolve({ ...BASE_ENV, TRUST_PROXY: '1.5' })).message).toMatch(/TRUST_PROXY/);
     });
 
-    it.each(['CHAT_HISTORY_SIZE', 'ACTIVITY_BUFFER_MAX', 'WS_MAX_ROOM_MEMBERS', 'WS_MAX_SUBSCRIPTIONS', 'CHAT_HISTORY_MAX_COMMODITIES'])(
+    it.each(['CHAT_HISTORY_SIZE', 'ACTIVITY_BUFFER_MAX', 'WS_MAX_ROOM_MEMBERS', 'WS_MAX_SUBSCRIPTIONS', 'CHAT_HISTORY_MAX_COMMODITIES', 'RECOVERY_HISTORY_SIZE', 'RECOVERY_MAX_STREAMS', 'RECOVERY_HISTORY_MAX_BYTES'])(
       '%s must be a whole number',
       (envName) => {
         expect(() => resolve({ ...BASE_ENV, [envName]: '10.5' })).toThrow(RealtimeConfigError);
@@ -380,6 +397,38 @@ describe('resolveRealtimeOptions', () => {
     const err = configError(() => resolve({}));
     expect(err).toBeInstanceOf(Error);
     expect(err.name).toBe('RealtimeConfigError');
+  });
+});
+
+describe('review findings: startup checks', () => {
+  it('R8: JWT_MAX_TOKEN_LIFETIME_MS defaults to 24 h; REVOCATION_TTL_MS shorter than it fails naming both', () => {
+    expect(resolve({ ...BASE_ENV }).jwtMaxTokenLifetimeMs).toBe(86_400_000);
+    const error = configError(() => resolve({ ...BASE_ENV, REVOCATION_TTL_MS: '3600000' }));
+    expect(error.message).toMatch(/REVOCATION_TTL_MS/);
+    expect(error.message).toMatch(/JWT_MAX_TOKEN_LIFETIME_MS/);
+    expect(resolve({ ...BASE_ENV, REVOCATION_TTL_MS: '3600000', JWT_MAX_TOKEN_LIFETIME_MS: '3600000' }).revocationTtlMs).toBe(3_600_000);
+  });
+
+  it('R5: METRICS_TOKEN shorter than 32 characters fails naming it', () => {
+    expect(configError(() => resolve({ ...BASE_ENV, METRICS_TOKEN: 'x'.repeat(31) })).message).toMatch(/METRICS_TOKEN/);
+    expect(resolve({ ...BASE_ENV, METRICS_TOKEN: 'x'.repeat(32) }).metricsAccess).toBe('token');
+  });
+
+  it.each<[Record<string, string>, string]>([
+    [{}, 'open'],
+    [{ NODE_ENV: 'production' }, 'closed'],
+    [{ NODE_ENV: 'production', METRICS_PUBLIC: 'true' }, 'open'],
+    [{ NODE_ENV: 'production', METRICS_TOKEN: 'm'.repeat(32) }, 'token'],
+  ])('R5: /metrics access with %j is %s', (env, access) => {
+    expect(resolve({ ...BASE_ENV, ...env }).metricsAccess).toBe(access);
+  });
+
+  it('R4/R1: the new budgets have their contract defaults', () => {
+    const config = resolve({ ...BASE_ENV });
+    expect(config.maxPendingConnections).toBe(10_000);
+    expect(config.ipv6PrefixBits).toBe(64);
+    expect(config.chatHistoryMaxBytes).toBe(67_108_864);
+    expect(configError(() => resolve({ ...BASE_ENV, WS_IPV6_PREFIX_BITS: '129' })).message).toMatch(/WS_IPV6_PREFIX_BITS/);
   });
 });
 

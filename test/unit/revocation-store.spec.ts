@@ -1,4 +1,4 @@
-import { InMemoryRevocationStore, MAX_REVOCATIONS } from '../../src/auth/revocation-store.js';
+import { InMemoryRevocationStore, MAX_REVOCATIONS, RevocationCapacityError } from '../../src/auth/revocation-store.js';
 
 const HOUR = 3_600_000;
 
@@ -116,19 +116,30 @@ describe('InMemoryRevocationStore', () => {
     expect(await store.isRevoked({ userId: 'u1', jti: 'j1' })).toBe(true);
   });
 
-  it(`is bounded to MAX_REVOCATIONS (${MAX_REVOCATIONS}) per kind, dropping the oldest first (finding 24)`, async () => {
+  // Finding R8 replaces the old "drops the oldest first" bound: a dropped revocation would
+  // un-revoke a token that is still valid. Past the bound the store now refuses, loudly.
+  it(`R8: never drops a live revocation: past MAX_REVOCATIONS (${MAX_REVOCATIONS}) per kind it refuses the new one and reports it`, async () => {
+    const full: RevocationCapacityError[] = [];
+    store = new InMemoryRevocationStore(() => now, (error) => full.push(error));
     const until = now + HOUR;
-    for (let i = 0; i <= MAX_REVOCATIONS; i += 1) {
+    for (let i = 0; i < MAX_REVOCATIONS; i += 1) {
       await store.revokeToken(`j${i}`, until);
       await store.revokeUser(`u${i}`, now, until);
     }
+    await expect(store.revokeToken('j-extra', until)).rejects.toBeInstanceOf(RevocationCapacityError);
+    await expect(store.revokeUser('u-extra', now, until)).rejects.toBeInstanceOf(RevocationCapacityError);
+    expect(full.map((e) => e.kind)).toEqual(['token', 'user']);
     expect(store.size).toBe(2 * MAX_REVOCATIONS);
-    // The first of each kind was dropped; the rest are remembered.
-    expect(await store.isRevoked({ userId: 'nobody', jti: 'j0' })).toBe(false);
-    expect(await store.isRevoked({ userId: 'nobody', jti: 'j1' })).toBe(true);
-    expect(await store.isRevoked({ userId: 'nobody', jti: `j${MAX_REVOCATIONS}` })).toBe(true);
-    expect(await store.isRevoked({ userId: 'u0' })).toBe(false);
-    expect(await store.isRevoked({ userId: 'u1' })).toBe(true);
-    expect(await store.isRevoked({ userId: `u${MAX_REVOCATIONS}` })).toBe(true);
+    // Every live one is still remembered, the first ones included.
+    expect(await store.isRevoked({ userId: 'nobody', jti: 'j0' })).toBe(true);
+    expect(await store.isRevoked({ userId: 'u0' })).toBe(true);
+    // Extending one that is already there is not a new entry.
+    await store.revokeToken('j0', until + HOUR);
+    // Once entries expire, their room is reclaimed for new revocations.
+    now = until + 1;
+    await store.revokeToken('j-after', now + HOUR);
+    expect(await store.isRevoked({ userId: 'nobody', jti: 'j-after' })).toBe(true);
+    expect(await store.isRevoked({ userId: 'nobody', jti: 'j0' })).toBe(true);
+    expect(await store.isRevoked({ userId: 'nobody', jti: 'j1' })).toBe(false);
   });
 });

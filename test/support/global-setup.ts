@@ -1,0 +1,219 @@
+/**
+ * jest globalSetup: starts the Redis servers the test run needs from the `redis-server` /
+ * `redis-cli` binaries: one standalone server and a three-master Redis Cluster, on free ports,
+ * with their files in a temporary directory, so `npm test` needs only the binaries, never a
+ * server already running on 6379. The workers inherit their addresses through the environment:
+ * TEST_REDIS_URL (standalone) and TEST_REDIS_CLUSTER_NODES (the masters, comma-separated; read
+ * them through test/support/test-redis-env.ts).
+ *
+ * Failing to start anything throws (the run fails loudly; nothing is skipped). Cleanup is
+ * layered: globalTeardown stops the servers and removes the directory; an `exit` hook kills
+ * them if jest ends without teardown; a detached watchdog shell removes both when the jest
+ * process disappears without running either (SIGKILL, a crash).
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+export interface RedisServer {
+  readonly port: number;
+  readonly child: ChildProcess;
+  readonly logFile: string;
+}
+
+export interface TestRedis {
+  readonly dir: string;
+  readonly standalone: RedisServer;
+  readonly cluster: readonly RedisServer[];
+  readonly watchdog: ChildProcess;
+  /** `redis://127.0.0.1:<port>` of the standalone server. */
+  readonly url: string;
+  /** `127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`: the cluster's seed nodes. */
+  readonly clusterNodes: string;
+}
+
+/** Ports below Linux' ephemeral range (32768…) so a cluster bus port (port + 10000) is free of client sockets too. */
+const PORT_MIN = 15000;
+const PORT_MAX = 22000;
+const CLUSTER_BUS_OFFSET = 10000;
+/** Generous: about 2.5 s is usual, but a loaded machine slows the cluster's gossip (joining took 4 s+ here). */
+const START_TIMEOUT_MS = 30_000;
+const ATTEMPTS = 6;
+
+/** Starts everything; throws (after stopping what did start) when anything fails. */
+export async function startTestRedis(): Promise<TestRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'realtime-test-redis-'));
+  const started: RedisServer[] = [];
+  const onExit = (): void => killAll(started);
+  process.once('exit', onExit);
+  try {
+    const servers = await Promise.all([false, true, true, true].map((clusterEnabled) => startServer(dir, clusterEnabled, started)));
+    const standalone = servers[0]!;
+    const cluster = servers.slice(1);
+    await createCluster(cluster);
+    const watchdog = startWatchdog(dir, started);
+    return {
+      dir,
+      standalone,
+      cluster,
+      watchdog,
+      url: `redis://127.0.0.1:${standalone.port}`,
+      clusterNodes: cluster.map((s) => `127.0.0.1:${s.port}`).join(','),
+    };
+  } catch (error) {
+    await stopServers(started);
+    rmSync(dir, { recursive: true, force: true });
+    process.off('exit', onExit);
+    throw error;
+  }
+}
+
+/**
+ * Where globalTeardown (test/support/global-teardown.ts, same process) finds the stop function.
+ * jest loads both files outside its module mapper, so neither imports the other or any
+ * relative module.
+ */
+export const STOP_TEST_REDIS = Symbol.for('realtime-layer.stop-test-redis');
+
+export default async function globalSetup(): Promise<void> {
+  const startedAt = Date.now();
+  const redis = await startTestRedis();
+  (globalThis as Record<symbol, unknown>)[STOP_TEST_REDIS] = () => stopTestRedis(redis);
+  process.env['TEST_REDIS_URL'] = redis.url;
+  process.env['TEST_REDIS_CLUSTER_NODES'] = redis.clusterNodes;
+  process.stderr.write(`\ntest redis: standalone ${redis.url}, cluster ${redis.clusterNodes} (${Date.now() - startedAt} ms)\n`);
+}
+
+/** Stops the servers (SIGTERM, waits for their exit), the watchdog, and removes the directory. */
+export async function stopTestRedis(redis: TestRedis): Promise<void> {
+  await stopServers([redis.standalone, ...redis.cluster]);
+  if (redis.watchdog.pid !== undefined && redis.watchdog.exitCode === null) {
+    try {
+      process.kill(redis.watchdog.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(redis.dir, { recursive: true, force: true });
+}
+
+async function startServer(dir: string, clusterEnabled: boolean, started: RedisServer[]): Promise<RedisServer> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < ATTEMPTS; attempt += 1) {
+    const port = await freePort(clusterEnabled);
+    const logFile = join(dir, `redis-${port}.log`);
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', logFile];
+    if (clusterEnabled) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`));
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    const server = { port, child, logFile };
+    started.push(server);
+    try {
+      await waitForPing(server);
+      return server;
+    } catch (error) {
+      lastError = error; // most likely the port was taken meanwhile: try another
+      await stopServers([server]);
+    }
+  }
+  throw new Error(`test setup: could not start redis-server (is it installed?): ${String(lastError)}`);
+}
+
+/** `redis-cli --cluster create` (slots split over the three), then every node reports cluster_state:ok and knows the others. */
+async function createCluster(servers: readonly RedisServer[]): Promise<void> {
+  const seeds = servers.map((s) => `127.0.0.1:${s.port}`);
+  await new Promise<void>((resolve, reject) => {
+    execFile('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes'], { timeout: START_TIMEOUT_MS }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`test setup: redis-cli --cluster create failed: ${error.message}\n${stdout}\n${stderr}`));
+      else resolve();
+    });
+  });
+  await Promise.all(
+    servers.map((server) =>
+      poll(server, async (client) => {
+        const info = await client.cluster('INFO');
+        return info.includes('cluster_state:ok') && info.includes('cluster_known_nodes:3') && info.includes('cluster_slots_ok:16384');
+      }, 'cluster_state:ok'),
+    ),
+  );
+}
+
+function waitForPing(server: RedisServer): Promise<void> {
+  return poll(server, async (client) => (await client.ping()) === 'PONG', 'PONG');
+}
+
+/** Polls `check` on a fresh connection each time until it holds; fails at once when the server exits. */
+async function poll(server: RedisServer, check: (client: Redis) => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (server.child.exitCode !== null || server.child.signalCode !== null) {
+      throw new Error(`redis-server on ${server.port} exited (${server.child.exitCode ?? server.child.signalCode}): ${tail(server.logFile)}`);
+    }
+    // No reconnects: a refused connection rejects `connect()` at once instead of leaving it pending.
+    const client = new Redis({ host: '127.0.0.1', port: server.port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1000, commandTimeout: 1000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      if (await check(client)) return;
+    } catch {
+      // not up yet
+    } finally {
+      client.disconnect();
+    }
+    if (Date.now() > deadline) throw new Error(`redis-server on ${server.port}: no ${what} after ${START_TIMEOUT_MS} ms: ${tail(server.logFile)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A port (and, for a cluster node, its bus port) nothing listens on right now. */
+async function freePort(withBus: boolean): Promise<number> {
+  for (let i = 0; i < 100; i += 1) {
+    const port = PORT_MIN + Math.floor(Math.random() * (PORT_MAX - PORT_MIN));
+    if ((await canListen(port)) && (!withBus || (await canListen(port + CLUSTER_BUS_OFFSET)))) return port;
+  }
+  throw new Error('test setup: no free port found');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function stopServers(servers: readonly RedisServer[]): Promise<void> {
+  await Promise.all(
+    servers.map(async ({ child }) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM'); // our own child, by its pid; save "" means no dump on the way out
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
+function killAll(servers: readonly RedisServer[]): void {
+  for (const { child } of servers) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+/** Kills the servers and removes `dir` once this process is gone, if nobody did it before. */
+function startWatchdog(dir: string, servers: readonly RedisServer[]): ChildProcess {
+  const pids = servers.map((s) => s.child.pid).filter((pid): pid is number => pid !== undefined).join(' ');
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill ${pids} 2>/dev/null; rm -rf '${dir}'`;
+  const watchdog = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  watchdog.unref();
+  return watchdog;
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-5).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
