@@ -241,7 +241,7 @@ describe('force-disconnect and revocation across nodes', () => {
 });
 
 describe('a node that dies', () => {
-  test('§7: its room members drop out of room.joined on the other nodes within the liveness TTL (15 s), and the survivors get their presence leave', async () => {
+  test('§7: its room members drop out of room.joined on the other nodes within the liveness TTL (15 s) plus the departed sweep (5 s), and the survivors get their presence leave', async () => {
     const [doomed] = await startCluster(1, nodeOptions(PREFIX, { chatHistorySize: HISTORY_SIZE }));
     try {
       const ghost = await open(doomed!, '/ws/collaboration', user('dead-ghost', 'Ghost'));
@@ -258,8 +258,9 @@ describe('a node that dies', () => {
         const members = (await probe.call('room.join', { roomId: 'pres-dead' })).data?.members as { userId: string }[];
         probe.socket.terminate();
         return !members.some((m) => m.userId === 'dead-ghost');
-      }, 18_000, 500);
-      expect(Date.now() - killedAt).toBeLessThanOrEqual(16_000);
+      }, 23_000, 500);
+      // A join never reads the whole room (R3): the survivors' sweep removes the dead node's members.
+      expect(Date.now() - killedAt).toBeLessThanOrEqual(21_000);
       // A surviving node sweeps the dead node's members and announces the leave, once.
       const ghostLeaves = () =>
         bob.all('room.presence').filter((f) => {
@@ -274,5 +275,5 @@ describe('a node that dies', () => {
     } finally {
       await doomed?.stop();
     }
-  }, 45_000);
+  }, 50_000);
 });
