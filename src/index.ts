@@ -15,12 +15,35 @@ export type { Identity } from './auth/identity.js';
 export { SubscriptionRegistry } from './subscriptions/subscription-registry.js';
 export { ConnectionRegistry } from './connection/connection-registry.js';
 export { ConnectionLifecycle } from './connection/connection-lifecycle.js';
-export { RealtimeSocket, ClientSession } from './connection/client-session.js';
+export { RealtimeSocket, Connection, type ConnectionOptions } from './connection/connection.js';
 export { Public } from './decorators/public.decorator.js';
 export { MaxMessageSize } from './decorators/max-message-size.decorator.js';
+export { MessageRate, SkipMessageRate } from './decorators/message-rate.decorator.js';
 export { ErrorCode } from './protocol/error-codes.js';
 export { CloseCode } from './protocol/close-codes.js';
 export { NAMESPACES, type NamespaceName } from './protocol/namespaces.js';
+export {
+  defineNamespace,
+  payload,
+  replyTo,
+  type Payload,
+  type EventSpec,
+  type ClientEventSpec,
+  type TopicSpec,
+  type PublishRule,
+  type NamespaceDescriptor,
+  type PayloadOf,
+  type ClientEventPayloads,
+  type ReplyEvents,
+  type ReplyPayloads,
+  type PushPayloads,
+} from './protocol/namespace-descriptor.js';
+export { NAMESPACE_DESCRIPTORS, SESSION, type NamespaceDescriptors } from './protocol/namespace-descriptors.js';
+export { RealtimeGateway } from './gateways/realtime.gateway.js';
+export { RealtimeNamespace, OnClientEvent } from './gateways/realtime-namespace.decorator.js';
+export { CurrentConnection } from './gateways/current-connection.decorator.js';
+export { TopicSubscriptions } from './subscriptions/topic-subscriptions.service.js';
+export { SessionAuthService } from './session/session-auth.service.js';
 export { bootstrapRealtimeApp } from './bootstrap.js';
 export { REALTIME_AUTHORIZATION, type RealtimeAuthorization, DefaultRealtimeAuthorization } from './auth/realtime-authorization.js';
 export { CHAT_HISTORY_STORE, type ChatHistoryBounds, type ChatHistorySizes, type ChatHistoryStore, type ChatMessage, InMemoryChatHistoryStore } from './chat/chat-history.store.js';

@@ -1,8 +1,7 @@
-import { type DynamicModule, Inject, type InjectionToken, Module, type ModuleMetadata, type OnModuleInit, type Provider } from '@nestjs/common';
+import { type DynamicModule, Inject, type InjectionToken, Module, type ModuleMetadata, type OnModuleInit, type Provider, type Type } from '@nestjs/common';
 import { ApplicationConfig } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { TerminusModule } from '@nestjs/terminus';
-import { ThrottlerModule } from '@nestjs/throttler';
 import { HandshakeService } from './adapter/handshake.service.js';
 import { MISSING_ADAPTER_MESSAGE, MissingRealtimeWsAdapter } from './adapter/missing-adapter.js';
 import { RealtimeWsAdapter } from './adapter/realtime-ws.adapter.js';
@@ -20,14 +19,16 @@ import { ShutdownService } from './connection/shutdown.service.js';
 import { WsExceptionFilter } from './filters/ws-exception.filter.js';
 import { MainGateway } from './gateways/main.gateway.js';
 import { TrackingGateway } from './gateways/tracking.gateway.js';
-import { THROTTLER_ANONYMOUS, THROTTLER_AUTHENTICATED } from './guards/ws-throttler.guard.js';
 import { HealthController } from './http/health.controller.js';
 import { MetricsController } from './http/metrics.controller.js';
 import { AlertMonitor } from './observability/alert-monitor.js';
 import { GatewayServers } from './observability/gateway-servers.js';
-import { MetricsSources } from './observability/metrics-sources.js';
+import { MetricsSources } from './metrics-sources.js';
+import { ALERT_SETTINGS, type AlertSettings, OBSERVABILITY_LOGGER } from './observability/ports.js';
+import { NAMESPACE_NAMES } from './protocol/namespaces.js';
 import { RealtimeMetrics } from './observability/realtime-metrics.js';
 import { SecurityAuditLog } from './observability/security-audit-log.js';
+import { SecurityEvents } from './observability/security-events.js';
 import { RealtimeApiController } from './http/realtime-api.controller.js';
 import { RealtimeLogger } from './logging/realtime-logger.js';
 import { BROKER } from './publishing/broker.js';
@@ -37,13 +38,9 @@ import { REALTIME_CONFIG, REALTIME_OPTIONS } from './realtime.constants.js';
 import { IDENTITY_REFRESH_LISTENERS } from './session/identity-refresh.listener.js';
 import { SessionAuthService } from './session/session-auth.service.js';
 import { SubscriptionRegistry } from './subscriptions/subscription-registry.js';
-import { TrackingSubscriptions } from './subscriptions/tracking-subscriptions.service.js';
-import { ProjectSubscriptions } from './subscriptions/project-subscriptions.service.js';
-import { NotificationSubscriptions } from './subscriptions/notification-subscriptions.service.js';
+import { TopicSubscriptions } from './subscriptions/topic-subscriptions.service.js';
 import { CollaborationRooms } from './subscriptions/collaboration-rooms.service.js';
 import { ROOM_PRESENCE_STORE } from './subscriptions/room-presence.store.js';
-import { ActivitySubscriptions } from './subscriptions/activity-subscriptions.service.js';
-import type { NamespaceSubscriptions } from './subscriptions/namespace-subscriptions.js';
 import { CommodityChat } from './chat/commodity-chat.service.js';
 import { CHAT_HISTORY_STORE } from './chat/chat-history.store.js';
 import { ActivityBuffer } from './activity/activity-buffer.js';
@@ -63,6 +60,12 @@ import { MololinkGateway } from './gateways/mololink.gateway.js';
  */
 export interface RealtimeExtensions extends Pick<ModuleMetadata, 'imports'> {
   readonly overrides?: Provider[];
+  /**
+   * Gateways of namespaces the host application adds: each declared with
+   * `@RealtimeNamespace(descriptor)`, extending `RealtimeGateway`, handlers with
+   * `@OnClientEvent(spec)`. They get the same pipeline and cleanup as the contract's.
+   */
+  readonly gateways?: Type[];
 }
 
 export interface RealtimeModuleAsyncOptions extends RealtimeExtensions {
@@ -72,7 +75,7 @@ export interface RealtimeModuleAsyncOptions extends RealtimeExtensions {
   factoryImports?: ModuleMetadata['imports'];
 }
 
-/** The resolved config, shared with ThrottlerModule's async factory. */
+/** The resolved config, shared with JwtModule's async factory. */
 @Module({})
 class RealtimeConfigModule {
   static register(optionsProvider: Provider, imports: ModuleMetadata['imports'] = []): DynamicModule {
@@ -93,16 +96,6 @@ class RealtimeConfigModule {
   }
 }
 
-/** Per-namespace subscription services; each also re-checks subscriptions on token refresh. */
-const NAMESPACE_SUBSCRIPTIONS = [
-  TrackingSubscriptions,
-  ProjectSubscriptions,
-  NotificationSubscriptions,
-  CollaborationRooms,
-  CommodityChat,
-  ActivitySubscriptions,
-];
-
 const SERVICES: Provider[] = [
   ...SCALE_OUT_PROVIDERS,
   {
@@ -112,17 +105,27 @@ const SERVICES: Provider[] = [
   },
   { provide: REALTIME_AUTHORIZATION, useClass: DefaultRealtimeAuthorization },
   { provide: ACTIVITY_SINK, useClass: BroadcastActivitySink },
+  { provide: OBSERVABILITY_LOGGER, useExisting: RealtimeLogger },
+  {
+    provide: ALERT_SETTINGS,
+    inject: [REALTIME_CONFIG, ConnectionRegistry],
+    useFactory: (config: RealtimeConfig, connections: ConnectionRegistry): AlertSettings => ({
+      evalIntervalMs: config.alertEvalIntervalMs,
+      thresholds: NAMESPACE_NAMES.map((ns) => [ns, config.alertThresholds[ns]] as const),
+      connections: (ns) => connections.inNamespace(ns).size,
+    }),
+  },
   RealtimeMetrics,
   SecurityAuditLog,
+  SecurityEvents,
   AlertMonitor,
   GatewayServers,
   MetricsSources,
-  {
-    provide: IDENTITY_REFRESH_LISTENERS,
-    inject: NAMESPACE_SUBSCRIPTIONS,
-    useFactory: (...services: NamespaceSubscriptions[]) => services,
-  },
-  ...NAMESPACE_SUBSCRIPTIONS,
+  TopicSubscriptions,
+  // Re-checks every namespace's subscriptions on token refresh.
+  { provide: IDENTITY_REFRESH_LISTENERS, inject: [TopicSubscriptions], useFactory: (topics: TopicSubscriptions) => [topics] },
+  CollaborationRooms,
+  CommodityChat,
   ActivityBuffer,
   TokenVerifier,
   DrainState,
@@ -201,18 +204,10 @@ export class RealtimeModule implements OnModuleInit {
           useFactory: jwtModuleOptions,
         }),
         TerminusModule,
-        ThrottlerModule.forRootAsync({
-          imports: [configModule],
-          inject: [REALTIME_CONFIG],
-          useFactory: (config: RealtimeConfig) => [
-            { name: THROTTLER_AUTHENTICATED, limit: config.rateBurst, ttl: (config.rateBurst / config.ratePerSec) * 1000 },
-            { name: THROTTLER_ANONYMOUS, limit: config.anonRateBurst, ttl: (config.anonRateBurst / config.anonRatePerSec) * 1000 },
-          ],
-        }),
       ],
       controllers: [HealthController, RealtimeApiController, MetricsController],
       // Later providers win over earlier ones with the same token.
-      providers: [...SERVICES, ...(extensions.overrides ?? [])],
+      providers: [...SERVICES, ...(extensions.gateways ?? []), ...(extensions.overrides ?? [])],
       exports: [...EXPORTS, configModule],
     };
   }

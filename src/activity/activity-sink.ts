@@ -1,11 +1,7 @@
-/** One reported activity, stamped with the reporter's identity. */
-export interface ActivityItem {
-  readonly type: string;
-  readonly target?: string;
-  readonly metadata?: Readonly<Record<string, unknown>>;
-  readonly userId: string;
-  readonly timestamp: string;
-}
+import type { ActivityItemData } from '../protocol/namespace-descriptors.js';
+
+/** One reported activity, stamped with the reporter's identity (its wire form in `activity.batch`). */
+export type ActivityItem = ActivityItemData;
 
 /**
  * Where flushed activity goes. Replace it through `ACTIVITY_SINK` (e.g. a database

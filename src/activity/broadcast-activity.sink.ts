@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { RealtimeConfig } from '../config/realtime-options.js';
-import { BROKER, type Broker } from '../publishing/broker.js';
+import { ACTIVITY } from '../protocol/namespace-descriptors.js';
+import { RealtimePublisher } from '../publishing/realtime-publisher.js';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import { ACTIVITY_FEED_TOPIC, type ActivityItem, type ActivitySink } from './activity-sink.js';
 
@@ -8,7 +9,7 @@ import { ACTIVITY_FEED_TOPIC, type ActivityItem, type ActivitySink } from './act
 export const MAX_ACTIVITY_BATCH_FRAME_BYTES = 262_144;
 
 /** `{"event":"activity.batch","data":{"items":[]}}`: the frame around the items. */
-const FRAME_OVERHEAD_BYTES = Buffer.byteLength(JSON.stringify({ event: 'activity.batch', data: { items: [] } }));
+const FRAME_OVERHEAD_BYTES = Buffer.byteLength(JSON.stringify({ event: ACTIVITY.push.batch.event, data: { items: [] } }));
 
 /**
  * Splits items, in order, into runs whose `activity.batch` frame stays within `maxFrameBytes`.
@@ -42,7 +43,7 @@ export class BroadcastActivitySink implements ActivitySink {
   private readonly maxFrameBytes: number;
 
   constructor(
-    @Inject(BROKER) private readonly broker: Broker,
+    @Inject(RealtimePublisher) private readonly publisher: RealtimePublisher,
     @Inject(REALTIME_CONFIG) config: RealtimeConfig,
   ) {
     this.maxFrameBytes = Math.min(MAX_ACTIVITY_BATCH_FRAME_BYTES, Math.floor(config.maxBufferedBytes / 2));
@@ -50,13 +51,7 @@ export class BroadcastActivitySink implements ActivitySink {
 
   async write(items: readonly ActivityItem[]): Promise<void> {
     for (const run of splitActivityBatches(items, this.maxFrameBytes)) {
-      await this.broker.publish({
-        type: 'topic',
-        namespace: 'activity',
-        topics: [ACTIVITY_FEED_TOPIC],
-        event: 'activity.batch',
-        data: { items: run },
-      });
+      await this.publisher.toTopics(ACTIVITY, [ACTIVITY_FEED_TOPIC], ACTIVITY.push.batch, { items: run });
     }
   }
 }

@@ -12,6 +12,7 @@ import { HandshakeRateLimiter } from '../connection/handshake-rate-limiter.js';
 import { RealtimeLogger } from '../logging/realtime-logger.js';
 import { RealtimeMetrics, UNKNOWN_NAMESPACE } from '../observability/realtime-metrics.js';
 import { type AuditEventKind, SecurityAuditLog } from '../observability/security-audit-log.js';
+import { SecurityEvents } from '../observability/security-events.js';
 import type { HttpRejectionStatus } from '../protocol/error-codes.js';
 import { namespaceByPath, type NamespaceDefinition } from '../protocol/namespaces.js';
 
@@ -50,6 +51,7 @@ export class HandshakeService {
     @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
     @Inject(RealtimeMetrics) private readonly metrics: RealtimeMetrics,
     @Inject(SecurityAuditLog) private readonly audit: SecurityAuditLog,
+    @Inject(SecurityEvents) private readonly security: SecurityEvents,
   ) {}
 
   async evaluate(request: IncomingMessage, serves: (path: string) => boolean): Promise<HandshakeDecision> {
@@ -93,10 +95,8 @@ export class HandshakeService {
         // Anything but a verdict on the token (e.g. the revocation store is down) is not
         // the client's failure: it propagates and the upgrade is refused with 503.
         if (!(err instanceof AuthFailure)) throw err;
-        const reason = err.reason;
-        this.metrics.authFailures.inc({ namespace: namespace.name, reason });
-        this.metrics.signal(namespace.name, 'authFailures');
-        return this.reject(401, namespace, { kind: 'auth_failure', ip, reason, source: credentials.source });
+        this.security.authFailure(err.reason, { namespace: namespace.name, ipHash: this.logger.hashIp(ip), fields: { status: 401, source: credentials.source } });
+        return this.reject(401, namespace);
       }
     }
 
@@ -113,13 +113,13 @@ export class HandshakeService {
   private reject(
     status: HttpRejectionStatus,
     namespace: NamespaceDefinition | undefined,
-    audit?: { kind: AuditEventKind; ip: string; reason?: string; source?: string },
+    audit?: { kind: AuditEventKind; ip: string },
     retryAfterSec?: number,
   ): HandshakeRejection {
     const ns = namespace?.name ?? UNKNOWN_NAMESPACE;
     this.metrics.handshakeRejections.inc({ namespace: ns, status: String(status) });
     if (audit) {
-      this.audit.record(audit.kind, this.logger.hashIp(audit.ip), { namespace: ns, status, reason: audit.reason, source: audit.source });
+      this.audit.record(audit.kind, this.logger.hashIp(audit.ip), { namespace: ns, status });
     }
     return { accepted: false, status, retryAfterSec };
   }

@@ -1,19 +1,20 @@
 import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { INestApplicationContext } from '@nestjs/common';
-import { WsAdapter } from '@nestjs/platform-ws';
-import type { MessageMappingProperties } from '@nestjs/websockets';
+import { AbstractWsAdapter, type MessageMappingProperties } from '@nestjs/websockets';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import type { Observable } from 'rxjs';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
-import { type BoundHandler, RealtimeSocket } from '../connection/client-session.js';
+import { type BoundHandler, RealtimeSocket } from '../connection/connection.js';
 import { ConnectionLifecycle } from '../connection/connection-lifecycle.js';
 import { WsExceptionFilter } from '../filters/ws-exception.filter.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { RealtimeMetrics } from '../observability/realtime-metrics.js';
 import { GatewayServers } from '../observability/gateway-servers.js';
 import { HTTP_REJECTIONS, type HttpRejectionStatus } from '../protocol/error-codes.js';
+import { registerNamespace } from '../protocol/namespaces.js';
+import type { RealtimeGatewayOptions } from '../protocol/namespace-descriptor.js';
 import { FrameDispatcher } from './frame-dispatcher.js';
 import { HandshakeService } from './handshake.service.js';
 
@@ -61,7 +62,7 @@ interface SocketListeners {
 function socketListeners(dispatcher: FrameDispatcher, filter: WsExceptionFilter, logger: RealtimeLogger): SocketListeners {
   return {
     message(this: WebSocket, raw: RawData, isBinary: boolean): void {
-      const client = this as RealtimeSocket;
+      const client = (this as RealtimeSocket).connection;
       // A throw here would escape ws's listener and kill the process: answer it instead.
       try {
         dispatcher.dispatch(client, raw, isBinary);
@@ -70,17 +71,19 @@ function socketListeners(dispatcher: FrameDispatcher, filter: WsExceptionFilter,
       }
     },
     error(this: WebSocket, err: Error): void {
-      logger.debug('socket error', { connectionId: (this as RealtimeSocket).session.id, ...describeError(err) });
+      logger.debug('socket error', { connectionId: (this as RealtimeSocket).connection.id, ...describeError(err) });
     },
   };
 }
 
 /**
- * WsAdapter with the handshake of docs/protocol.md §2 on the HTTP upgrade path and a frame
- * pipeline that answers every frame. One `ws` server per gateway path, all on the
- * application's HTTP server; unknown paths get 404 instead of a hanging socket.
+ * A `ws` adapter on Nest's `AbstractWsAdapter` (it implements `create` and
+ * `bindMessageHandlers`; connect, disconnect and server close are Nest's own), with the
+ * handshake of docs/protocol.md §2 on the HTTP upgrade path and a frame pipeline that
+ * answers every frame. One `ws` server per gateway path, all on the application's HTTP
+ * server; unknown paths get 404 instead of a hanging socket.
  */
-export class RealtimeWsAdapter extends WsAdapter {
+export class RealtimeWsAdapter extends AbstractWsAdapter {
   private readonly servers = new Map<string, WebSocketServer>();
   /** Event-name tables, one per distinct gateway handler list (bounded by the gateways). */
   private readonly eventTables = new Map<string, readonly string[]>();
@@ -101,13 +104,14 @@ export class RealtimeWsAdapter extends WsAdapter {
     super(app);
   }
 
-  override create(_port: number, options: { path?: string } & Record<string, unknown> = {}): WebSocketServer {
+  create(_port: number, options: Partial<RealtimeGatewayOptions> = {}): WebSocketServer {
     const services = this.resolveServices();
-    const path = options.path;
-    if (typeof path !== 'string' || path.length === 0) {
-      throw new Error('RealtimeWsAdapter: every gateway needs a path (use @RealtimeNamespace)');
+    const { path, descriptor } = options;
+    if (typeof path !== 'string' || path.length === 0 || descriptor?.path !== path) {
+      throw new Error('RealtimeWsAdapter: every gateway needs a namespace descriptor (use @RealtimeNamespace)');
     }
     if (this.servers.has(path)) throw new Error(`RealtimeWsAdapter: two gateways share ${path}`);
+    registerNamespace(descriptor);
     const server = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -118,22 +122,21 @@ export class RealtimeWsAdapter extends WsAdapter {
       WebSocket: RealtimeSocket,
     });
     server.on('error', (err) => services.logger.error('ws server error', describeError(err)));
+    const gatewayServers = this.app.get(GatewayServers, { strict: false });
+    server.once('close', () => gatewayServers.unregister(path));
     this.servers.set(path, server);
     this.attach();
-    this.app.get(GatewayServers, { strict: false }).register(path);
+    gatewayServers.register(path);
     return server;
   }
 
   /**
    * Keeps, per connection, only the callbacks Nest bound for it; the event names are one
-   * array per gateway. The listeners are shared by every connection (ws calls them with the
+   * array per gateway. Nest's `transform` (an rxjs pipeline per frame) is not used: the
+   * dispatcher answers the same result kinds itself (value, Promise, Observable). The listeners are shared by every connection (ws calls them with the
    * socket as `this`), so a connection holds no closures of its own.
    */
-  override bindMessageHandlers(
-    client: RealtimeSocket,
-    handlers: MessageMappingProperties[],
-    _transform: (data: unknown) => Observable<unknown>,
-  ): void {
+  bindMessageHandlers(client: RealtimeSocket, handlers: MessageMappingProperties[]): void {
     const listeners = this.resolveServices().listeners;
     const names = handlers.map((h) => h.message as string);
     const key = names.join('\n');
@@ -142,23 +145,9 @@ export class RealtimeWsAdapter extends WsAdapter {
       events = Object.freeze(names);
       this.eventTables.set(key, events);
     }
-    client.session.events = events;
-    client.session.handlers = handlers.map((h) => h.callback as BoundHandler);
+    client.connection.bindHandlers(events, handlers.map((h) => h.callback as BoundHandler));
     client.on('message', listeners.message);
     client.on('error', listeners.error);
-  }
-
-  /**
-   * Nest's disconnect hook runs from the connection's one close listener, right after the
-   * lifecycle's cleanup (`ConnectionLifecycle`), instead of as a second listener.
-   */
-  override bindClientDisconnect(client: RealtimeSocket, callback: (code: number) => void): void {
-    client.session.onDisconnect = callback;
-  }
-
-  override async close(server: WebSocketServer): Promise<void> {
-    for (const [path, candidate] of this.servers) if (candidate === server) this.app.get(GatewayServers, { strict: false }).unregister(path);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   override async dispose(): Promise<void> {
@@ -222,7 +211,8 @@ export class RealtimeWsAdapter extends WsAdapter {
     server.handleUpgrade(request, socket, head, (ws) => {
       opened();
       const realtimeSocket = ws as RealtimeSocket;
-      lifecycle.open(realtimeSocket, decision);
+      // The upgrade's socket is the TCP socket ws writes to: the connection's transport.
+      lifecycle.open(realtimeSocket, socket as Socket, decision);
       server.emit('connection', realtimeSocket, request);
     });
   }

@@ -1,12 +1,7 @@
-/** One stored chat message (docs/protocol.md §5 ChatMessage). */
-export interface ChatMessage {
-  readonly id: string;
-  readonly commodityId: number;
-  readonly userId: string;
-  readonly username: string;
-  readonly text: string;
-  readonly timestamp: string;
-}
+import type { ChatMessageData } from '../protocol/namespace-descriptors.js';
+
+/** One stored chat message: its wire form (docs/protocol.md §5 ChatMessage). */
+export type ChatMessage = ChatMessageData;
 
 export interface ChatHistoryBounds {
   /** Messages kept per commodity (CHAT_HISTORY_SIZE). */

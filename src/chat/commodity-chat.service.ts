@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { WsResponse } from '@nestjs/websockets';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
-import { REALTIME_AUTHORIZATION, type RealtimeAuthorization } from '../auth/realtime-authorization.js';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import type { Connection } from '../connection/connection.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
-import { BROKER, type Broker } from '../publishing/broker.js';
-import { NamespaceSubscriptions } from '../subscriptions/namespace-subscriptions.js';
-import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
+import { COMMODITY } from '../protocol/namespace-descriptors.js';
+import { RealtimePublisher } from '../publishing/realtime-publisher.js';
+import { TopicSubscriptions } from '../subscriptions/topic-subscriptions.service.js';
 import { CHAT_HISTORY_STORE, type ChatHistoryStore, type ChatMessage } from './chat-history.store.js';
 
 /** `commodity.joined` returns at most this many messages (docs/protocol.md §5). */
@@ -18,18 +16,16 @@ const MAX_SWEEP_INTERVAL_MS = 60_000;
 
 /** Commodity chat rooms (topic = commodityId) with bounded history (finding 8). */
 @Injectable()
-export class CommodityChat extends NamespaceSubscriptions implements OnApplicationShutdown {
+export class CommodityChat implements OnApplicationShutdown {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
-    @Inject(SubscriptionRegistry) registry: SubscriptionRegistry,
-    @Inject(REALTIME_AUTHORIZATION) authorization: RealtimeAuthorization,
-    @Inject(BROKER) private readonly broker: Broker,
+    @Inject(TopicSubscriptions) private readonly topics: TopicSubscriptions,
+    @Inject(RealtimePublisher) private readonly publisher: RealtimePublisher,
     @Inject(CHAT_HISTORY_STORE) private readonly history: ChatHistoryStore,
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
     @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
   ) {
-    super('commodity', registry, authorization);
     this.sweeper = setInterval(
       () => this.history.sweep().catch((err: unknown) => this.logger.warn('chat history sweep failed', describeError(err))),
       Math.min(config.chatHistoryTtlMs, MAX_SWEEP_INTERVAL_MS),
@@ -41,20 +37,20 @@ export class CommodityChat extends NamespaceSubscriptions implements OnApplicati
     clearInterval(this.sweeper);
   }
 
-  async join(socket: RealtimeSocket, commodityId: number): Promise<ChatMessage[]> {
-    await this.subscribe(socket, String(commodityId));
+  async join(connection: Connection, commodityId: number): Promise<ChatMessage[]> {
+    await this.topics.subscribe(connection, String(commodityId));
     return this.history.recent(commodityId, Math.min(JOIN_HISTORY_LIMIT, this.config.chatHistorySize));
   }
 
-  leave(socket: RealtimeSocket, commodityId: number): void {
-    this.unsubscribe(socket, String(commodityId));
+  leave(connection: Connection, commodityId: number): void {
+    this.topics.unsubscribe(connection, String(commodityId));
   }
 
   /** Stores then fans out to every member, the sender included; returns the stored message. */
-  async send(socket: RealtimeSocket, commodityId: number, text: string): Promise<ChatMessage> {
+  async send(connection: Connection, commodityId: number, text: string): Promise<ChatMessage> {
     const topic = String(commodityId);
-    this.assertMember(socket, topic);
-    const identity = socket.session.identity!;
+    this.topics.assertMember(connection, topic);
+    const identity = connection.identity!;
     const message: ChatMessage = {
       id: randomUUID(),
       commodityId,
@@ -64,11 +60,7 @@ export class CommodityChat extends NamespaceSubscriptions implements OnApplicati
       timestamp: new Date().toISOString(),
     };
     await this.history.append(message);
-    await this.broker.publish({ type: 'topic', namespace: this.namespace, topics: [topic], event: 'commodity.message', data: { ...message } });
+    await this.publisher.toTopics(COMMODITY, [topic], COMMODITY.push.message, { ...message });
     return message;
-  }
-
-  protected droppedFrame(topic: string): WsResponse<Record<string, unknown>> {
-    return { event: 'commodity.left', data: { commodityId: Number(topic) } };
   }
 }

@@ -178,8 +178,8 @@ export interface RealtimeConfig {
   };
 }
 
-/** Tokens longer than this are refused before any parsing (oversized-token attacks). */
-export const MAX_TOKEN_LENGTH = 8192;
+/** Tokens longer than this are refused before any parsing (oversized-token attacks); a wire limit, kept with the protocol. */
+export { MAX_TOKEN_LENGTH } from '../protocol/events.js';
 export const JWT_CLOCK_TOLERANCE_SEC = 5;
 export const MIN_SECRET_BYTES = 32;
 export const MIN_API_KEY_LENGTH = 32;

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
@@ -12,7 +13,8 @@ import { SecurityAuditLog } from '../observability/security-audit-log.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { SessionEvent } from '../protocol/events.js';
 import type { NamespaceDefinition } from '../protocol/namespaces.js';
-import { ClientSession, type RealtimeSocket, type SessionLimits, type SessionTimers } from './client-session.js';
+import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
+import { Connection, type ConnectionLimits, type ConnectionTimers, type RealtimeSocket } from './connection.js';
 import { WriteBatcher } from './write-batcher.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { ConnectionRegistry } from './connection-registry.js';
@@ -35,7 +37,7 @@ export interface LifecycleStats {
 /**
  * Owns a connection from upgrade to close: the `connected` frame, heartbeats (finding 13),
  * the pending-auth timeout, token expiry (finding 17), periodic revalidation against the
- * revocation store, forced closes, and the cleanup that runs on every close path.
+ * revocation store, forced closes, and the one cleanup that runs on every close path.
  */
 @Injectable()
 export class ConnectionLifecycle implements OnApplicationShutdown {
@@ -43,11 +45,11 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   private readonly revalidation: NodeJS.Timeout;
   private heartbeatTerminations = 0;
   private readonly connectionIds = new RandomIds();
-  /** The same object for every session: one allocation, not one per connection. */
-  private readonly limits: SessionLimits;
-  private readonly timers: SessionTimers = {
-    heartbeat: (socket) => this.heartbeat(socket),
-    deadline: (socket) => this.deadline(socket),
+  /** The same object for every connection: one allocation, not one per connection. */
+  private readonly limits: ConnectionLimits;
+  private readonly timers: ConnectionTimers = {
+    heartbeat: (connection) => this.heartbeat(connection),
+    deadline: (connection) => this.deadline(connection),
   };
   // Socket listeners shared by every connection (ws calls them with the socket as `this`).
   private readonly closeListener: (this: WebSocket, code: number) => void;
@@ -56,6 +58,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   constructor(
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
     @Inject(ConnectionRegistry) private readonly registry: ConnectionRegistry,
+    @Inject(SubscriptionRegistry) private readonly subscriptions: SubscriptionRegistry,
     @Inject(ConnectionLimiter) private readonly limiter: ConnectionLimiter,
     @Inject(REVOCATION_STORE) private readonly revocations: RevocationStore,
     @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
@@ -71,16 +74,14 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     };
     this.revalidation = setInterval(() => void this.revalidate(), config.revalidateIntervalMs);
     this.revalidation.unref();
-    const cleanup = (socket: RealtimeSocket, code: number): void => this.cleanup(socket, code);
-    const onPong = (socket: RealtimeSocket): void => this.onPong(socket);
+    const cleanup = (connection: Connection, code: number): void => this.cleanup(connection, code);
+    const onPong = (connection: Connection): void => this.onPong(connection);
     // Only sockets opened by `open` get these listeners.
     this.closeListener = function (this: WebSocket, code: number) {
-      const socket = this as RealtimeSocket;
-      cleanup(socket, code);
-      socket.session.onDisconnect?.(code);
+      cleanup((this as RealtimeSocket).connection, code);
     };
     this.pongListener = function (this: WebSocket) {
-      onPong(this as RealtimeSocket);
+      onPong((this as RealtimeSocket).connection);
     };
   }
 
@@ -90,88 +91,84 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   }
 
   /** Called once the upgrade completed and the connection's slot was acquired. */
-  open(socket: RealtimeSocket, init: OpenConnection): void {
+  open(socket: RealtimeSocket, transport: Socket, init: OpenConnection): Connection {
     const now = Date.now();
-    const session = new ClientSession(
+    const connection = new Connection({
       // 96 random bits, 16 characters: a third of a UUID string's heap per connection.
-      this.connectionIds.next(),
-      init.namespace,
-      init.ip,
-      this.logger.hashIp(init.ip),
-      now,
-      init.identity,
-      init.leaseId,
-      this.limits,
+      id: this.connectionIds.next(),
+      namespace: init.namespace,
+      ip: init.ip,
+      ipHash: this.logger.hashIp(init.ip),
+      openedAt: now,
+      identity: init.identity,
+      leaseId: init.leaseId,
       socket,
-      this.timers,
-    );
-    socket.session = session;
-    this.registry.add(socket);
-    // The one close listener: limits and timers go first, then the gateway's disconnect
-    // hook (set by the adapter). `on`, not `once`: ws emits close once, `once` wraps.
+      transport,
+      limits: this.limits,
+      timers: this.timers,
+    });
+    this.registry.add(connection);
+    // The first close listener: every trace of the connection goes before anything else
+    // hears of the close. `on`, not `once`: ws emits close once, `once` wraps.
     socket.on('close', this.closeListener);
     socket.on('pong', this.pongListener);
     const identity = init.identity;
-    socket.sendFrame(
+    connection.send(
       JSON.stringify({
         event: SessionEvent.CONNECTED,
         data: {
-          connectionId: session.id,
-          namespace: session.namespace.name,
-          authenticated: session.authenticated,
+          connectionId: connection.id,
+          namespace: connection.namespace.name,
+          authenticated: connection.authenticated,
           userId: identity?.userId ?? null,
           expiresAt: identity ? new Date(identity.expiresAt).toISOString() : null,
           heartbeatMs: this.config.heartbeatIntervalMs,
         },
       }),
     );
-    this.wheel.schedule(session.heartbeatTask, now + this.config.heartbeatIntervalMs);
-    if (session.state === 'pending') {
-      this.wheel.schedule(session.deadlineTask, now + this.config.authTimeoutMs);
+    this.wheel.schedule(connection.heartbeatTask, now + this.config.heartbeatIntervalMs);
+    if (connection.state === 'pending') {
+      this.wheel.schedule(connection.deadlineTask, now + this.config.authTimeoutMs);
     } else if (identity) {
-      this.scheduleExpiry(session);
+      this.scheduleExpiry(connection);
     }
-    this.metrics.connectionsOpened.inc({ namespace: session.namespace.name });
+    this.metrics.connectionsOpened.inc({ namespace: connection.namespace.name });
     this.logger.debug('connection opened', {
-      connectionId: session.id,
-      namespace: session.namespace.name,
-      state: session.state,
-      ip: session.ipHash,
+      connectionId: connection.id,
+      namespace: connection.namespace.name,
+      state: connection.state,
+      ip: connection.ipHash,
     });
+    return connection;
   }
 
   /** A pending or anonymous connection proved who it is (in-band `auth`). */
-  promote(socket: RealtimeSocket, identity: Identity, leaseId: string): void {
-    const session = socket.session;
-    this.limiter.releaseAnonymous(session.ip);
-    session.identity = identity;
-    session.leaseId = leaseId;
-    session.state = 'authenticated';
-    // The next frame starts a fresh bucket of the authenticated throttler.
-    session.rateBucket = undefined;
-    this.registry.indexUser(socket, identity.userId);
-    this.scheduleExpiry(session);
+  promote(connection: Connection, identity: Identity, leaseId: string): void {
+    this.limiter.releaseAnonymous(connection.ip);
+    connection.authenticate(identity, leaseId);
+    this.registry.indexUser(connection, identity.userId);
+    this.scheduleExpiry(connection);
   }
 
   /** Same user, fresh token (`auth.refresh`): new expiry. */
-  refresh(socket: RealtimeSocket, identity: Identity): void {
-    socket.session.identity = identity;
-    this.scheduleExpiry(socket.session);
+  refresh(connection: Connection, identity: Identity): void {
+    connection.refresh(identity);
+    this.scheduleExpiry(connection);
   }
 
   /** Closes every connection of a user on this node; returns how many. */
   closeUser(userId: string, code: CloseCode): number {
-    const sockets = this.registry.forUser(userId);
-    for (const socket of sockets) this.forceClose(socket, code);
-    return sockets.length;
+    const connections = this.registry.forUser(userId);
+    for (const connection of connections) this.forceClose(connection, code);
+    return connections.length;
   }
 
   /** Closes connections whose token has this id; returns how many. */
   closeToken(jti: string, code: CloseCode): number {
     let closed = 0;
-    for (const socket of this.registry.all()) {
-      if (socket.session.identity?.jti === jti) {
-        this.forceClose(socket, code);
+    for (const connection of this.registry.all()) {
+      if (connection.identity?.jti === jti) {
+        this.forceClose(connection, code);
         closed += 1;
       }
     }
@@ -179,49 +176,43 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   }
 
   closeAll(code: CloseCode): void {
-    for (const socket of this.registry.all()) socket.closeWith(code);
+    for (const connection of this.registry.all()) connection.close(code);
   }
 
   stats(): LifecycleStats {
     return { heartbeatTerminations: this.heartbeatTerminations, timers: this.wheel.size };
   }
 
-  private forceClose(socket: RealtimeSocket, code: CloseCode): void {
-    const session = socket.session;
-    this.audit.record('forced_disconnect', session.ipHash, { namespace: session.namespace.name, connectionId: session.id, code });
-    socket.closeWith(code);
+  private forceClose(connection: Connection, code: CloseCode): void {
+    this.audit.record('forced_disconnect', connection.ipHash, { namespace: connection.namespace.name, connectionId: connection.id, code });
+    connection.close(code);
   }
 
-  /** The next expiry step of an authenticated session: the `auth.expiring` notice, then the close. */
-  private scheduleExpiry(session: ClientSession): void {
-    const identity = session.identity;
+  /** The next expiry step of an authenticated connection: the `auth.expiring` notice, then the close. */
+  private scheduleExpiry(connection: Connection): void {
+    const identity = connection.identity;
     if (!identity) return;
-    session.expiryNoticeSent = false;
-    this.wheel.schedule(session.deadlineTask, Math.max(Date.now(), identity.expiresAt - this.config.refreshWindowMs));
+    this.wheel.schedule(connection.deadlineTask, Math.max(Date.now(), identity.expiresAt - this.config.refreshWindowMs));
   }
 
-  private heartbeat(socket: RealtimeSocket): void {
-    const session = socket.session;
-    if (session.closed) return;
-    if (session.awaitingPong) {
+  private heartbeat(connection: Connection): void {
+    if (connection.closed) return;
+    const now = Date.now();
+    if (!connection.ping(now)) {
       this.heartbeatTerminations += 1;
-      this.metrics.heartbeatTerminations.inc({ namespace: session.namespace.name });
-      this.metrics.signal(session.namespace.name, 'heartbeatTerminations');
-      this.logger.debug('heartbeat timeout, terminating', { connectionId: session.id, namespace: session.namespace.name });
-      socket.terminate();
+      this.metrics.countHeartbeatTermination(connection.namespace.name);
+      this.logger.debug('heartbeat timeout, terminating', { connectionId: connection.id, namespace: connection.namespace.name });
+      connection.terminate();
       return;
     }
-    session.awaitingPong = true;
-    session.lastPingAt = Date.now();
-    socket.ping();
-    this.wheel.schedule(session.heartbeatTask, session.lastPingAt + this.config.pongTimeoutMs);
+    this.wheel.schedule(connection.heartbeatTask, now + this.config.pongTimeoutMs);
   }
 
-  private onPong(socket: RealtimeSocket): void {
-    const session = socket.session;
-    if (session.closed || !session.awaitingPong) return;
-    session.awaitingPong = false;
-    this.wheel.schedule(session.heartbeatTask, Math.max(Date.now(), session.lastPingAt + this.config.heartbeatIntervalMs));
+  private onPong(connection: Connection): void {
+    if (connection.closed) return;
+    const pingedAt = connection.pong();
+    if (pingedAt === undefined) return;
+    this.wheel.schedule(connection.heartbeatTask, Math.max(Date.now(), pingedAt + this.config.heartbeatIntervalMs));
   }
 
   /**
@@ -229,40 +220,38 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
    * expiry, first sending `auth.expiring` inside the refresh window, then closing 4001
    * once expiry plus grace has passed. A refresh reschedules it for the new token.
    */
-  private deadline(socket: RealtimeSocket): void {
-    const session = socket.session;
-    if (session.closed) return;
-    if (session.state === 'pending') {
-      socket.closeWith(CloseCode.UNAUTHORIZED);
+  private deadline(connection: Connection): void {
+    if (connection.closed) return;
+    if (connection.state === 'pending') {
+      connection.close(CloseCode.UNAUTHORIZED);
       return;
     }
-    const identity = session.identity;
+    const identity = connection.identity;
     if (!identity) return;
     const now = Date.now();
     const noticeAt = identity.expiresAt - this.config.refreshWindowMs;
     const closeAt = identity.expiresAt + this.config.tokenExpiryGraceMs;
     if (now < noticeAt) {
-      this.wheel.schedule(session.deadlineTask, noticeAt);
-    } else if (!session.expiryNoticeSent) {
+      this.wheel.schedule(connection.deadlineTask, noticeAt);
+    } else if (connection.noteExpiryNotice()) {
       // Even a token accepted already expired (clock tolerance) is told before it is closed.
-      session.expiryNoticeSent = true;
-      socket.sendFrame(
+      connection.send(
         JSON.stringify({ event: SessionEvent.AUTH_EXPIRING, data: { expiresAt: new Date(identity.expiresAt).toISOString() } }),
       );
-      this.wheel.schedule(session.deadlineTask, closeAt);
+      this.wheel.schedule(connection.deadlineTask, closeAt);
     } else if (now >= closeAt) {
-      socket.closeWith(CloseCode.TOKEN_EXPIRED);
+      connection.close(CloseCode.TOKEN_EXPIRED);
     } else {
-      this.wheel.schedule(session.deadlineTask, closeAt);
+      this.wheel.schedule(connection.deadlineTask, closeAt);
     }
   }
 
   private async revalidate(): Promise<void> {
-    for (const socket of this.registry.all()) {
-      const identity = socket.session.identity;
-      if (!identity || socket.session.closed) continue;
+    for (const connection of this.registry.all()) {
+      const identity = connection.identity;
+      if (!identity || connection.closed) continue;
       try {
-        if (await this.revocations.isRevoked(identity)) this.forceClose(socket, CloseCode.UNAUTHORIZED);
+        if (await this.revocations.isRevoked(identity)) this.forceClose(connection, CloseCode.UNAUTHORIZED);
       } catch (err) {
         this.logger.warn('revalidation failed', describeError(err));
         return;
@@ -270,22 +259,23 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     }
   }
 
-  /** Every close path ends here: timers, registry entries and connection slots go (§7). */
-  private cleanup(socket: RealtimeSocket, peerCode: number): void {
-    const session = socket.session;
-    if (session.closed) return;
-    session.closed = true;
-    const namespace = session.namespace.name;
-    const code = session.closeCode ?? peerCode;
+  /**
+   * Every close path ends here (§7): timers, the connection's index entries, its topics
+   * (whose namespace hooks then run their side effects, e.g. presence leave) and its slot.
+   */
+  private cleanup(connection: Connection, peerCode: number): void {
+    const code = connection.markClosed(peerCode);
+    if (code === undefined) return;
+    const namespace = connection.namespace.name;
     this.metrics.connectionsClosed.inc({ namespace, code: String(code) });
-    this.metrics.connectionDuration.observe({ namespace }, (Date.now() - session.openedAt) / 1000);
+    this.metrics.connectionDuration.observe({ namespace }, (Date.now() - connection.openedAt) / 1000);
     if (code === CloseCode.SLOW_CONSUMER) this.metrics.slowConsumerCloses.inc({ namespace });
-    this.wheel.cancel(session.heartbeatTask);
-    this.wheel.cancel(session.deadlineTask);
-    this.registry.remove(socket);
-    if (session.userId !== undefined && session.leaseId !== undefined) this.limiter.releaseUser(session.userId, session.leaseId);
-    else this.limiter.releaseAnonymous(session.ip);
-    session.rateBucket = undefined;
-    this.logger.debug('connection closed', { connectionId: session.id, namespace, code, durationMs: Date.now() - session.openedAt });
+    this.wheel.cancel(connection.heartbeatTask);
+    this.wheel.cancel(connection.deadlineTask);
+    this.registry.remove(connection);
+    this.subscriptions.removeConnection(connection);
+    if (connection.userId !== undefined && connection.leaseId !== undefined) this.limiter.releaseUser(connection.userId, connection.leaseId);
+    else this.limiter.releaseAnonymous(connection.ip);
+    this.logger.debug('connection closed', { connectionId: connection.id, namespace, code, durationMs: Date.now() - connection.openedAt });
   }
 }

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { NamespaceName } from '../protocol/namespaces.js';
-import type { RealtimeSocket } from './client-session.js';
+import type { Connection } from './connection.js';
 import { KeyedSets } from '../common/keyed-sets.js';
 
 /**
@@ -9,40 +8,40 @@ import { KeyedSets } from '../common/keyed-sets.js';
  */
 @Injectable()
 export class ConnectionRegistry {
-  private readonly byUser = new KeyedSets<string, RealtimeSocket>();
-  private readonly byNamespace = new Map<NamespaceName, Set<RealtimeSocket>>();
+  private readonly byUser = new KeyedSets<string, Connection>();
+  private readonly byNamespace = new Map<string, Set<Connection>>();
 
-  add(socket: RealtimeSocket): void {
-    const ns = socket.session.namespace.name;
+  add(connection: Connection): void {
+    const ns = connection.namespace.name;
     let set = this.byNamespace.get(ns);
     if (!set) {
       set = new Set();
       this.byNamespace.set(ns, set);
     }
-    set.add(socket);
-    const userId = socket.session.userId;
-    if (userId !== undefined) this.indexUser(socket, userId);
+    set.add(connection);
+    const userId = connection.userId;
+    if (userId !== undefined) this.indexUser(connection, userId);
   }
 
   /** Called when a pending/anonymous connection authenticates. */
-  indexUser(socket: RealtimeSocket, userId: string): void {
-    this.byUser.add(userId, socket);
+  indexUser(connection: Connection, userId: string): void {
+    this.byUser.add(userId, connection);
   }
 
-  remove(socket: RealtimeSocket): void {
-    const ns = socket.session.namespace.name;
+  remove(connection: Connection): void {
+    const ns = connection.namespace.name;
     const nsSet = this.byNamespace.get(ns);
-    if (!nsSet?.delete(socket)) return;
+    if (!nsSet?.delete(connection)) return;
     if (nsSet.size === 0) this.byNamespace.delete(ns);
-    const userId = socket.session.userId;
-    if (userId !== undefined) this.byUser.delete(userId, socket);
+    const userId = connection.userId;
+    if (userId !== undefined) this.byUser.delete(userId, connection);
   }
 
   /** A snapshot of every open connection (the namespace sets are the one index of them). */
-  all(): RealtimeSocket[] {
-    const sockets: RealtimeSocket[] = [];
-    for (const set of this.byNamespace.values()) for (const socket of set) sockets.push(socket);
-    return sockets;
+  all(): Connection[] {
+    const connections: Connection[] = [];
+    for (const set of this.byNamespace.values()) for (const connection of set) connections.push(connection);
+    return connections;
   }
 
   count(): number {
@@ -51,11 +50,11 @@ export class ConnectionRegistry {
     return count;
   }
 
-  forUser(userId: string): readonly RealtimeSocket[] {
+  forUser(userId: string): readonly Connection[] {
     return [...this.byUser.members(userId)];
   }
 
-  inNamespace(ns: NamespaceName): ReadonlySet<RealtimeSocket> {
+  inNamespace(ns: string): ReadonlySet<Connection> {
     return this.byNamespace.get(ns) ?? EMPTY;
   }
 
@@ -64,4 +63,4 @@ export class ConnectionRegistry {
   }
 }
 
-const EMPTY: ReadonlySet<RealtimeSocket> = new Set();
+const EMPTY: ReadonlySet<Connection> = new Set();

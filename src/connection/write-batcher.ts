@@ -1,14 +1,4 @@
 import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
-
-/** The TCP socket under a `ws` WebSocket (not in ws's typings; present once open). */
-interface WithRawSocket {
-  readonly _socket?: Socket;
-}
-
-export function rawSocketOf(ws: WebSocket): Socket | undefined {
-  return (ws as unknown as WithRawSocket)._socket;
-}
 
 /**
  * Corks every TCP socket written to during an event-loop turn and uncorks them all at its

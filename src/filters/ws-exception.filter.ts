@@ -1,7 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Inject, Injectable } from '@nestjs/common';
-import { ThrottlerException } from '@nestjs/throttler';
 import { WsException } from '@nestjs/websockets';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import type { Connection, RealtimeSocket } from '../connection/connection.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { RealtimeMetrics } from '../observability/realtime-metrics.js';
@@ -9,7 +8,7 @@ import { type AuditEventKind, SecurityAuditLog } from '../observability/security
 import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { SessionEvent } from '../protocol/events.js';
-import type { InboundFrame } from '../protocol/frame.js';
+import { inboundFrameOf } from '../protocol/inbound-frames.js';
 
 /** The standard error envelope (docs/protocol.md §3, finding 15). */
 export interface ErrorEnvelope {
@@ -28,10 +27,6 @@ export interface ErrorEnvelope {
 export interface FrameRef {
   readonly event?: string;
   readonly id?: string | number;
-}
-
-function isInboundFrame(value: unknown): value is InboundFrame {
-  return typeof value === 'object' && value !== null && typeof (value as InboundFrame).event === 'string' && typeof (value as InboundFrame).bytes === 'number';
 }
 
 /** Error codes that leave a line in the security audit log. */
@@ -58,16 +53,14 @@ export class WsExceptionFilter implements ExceptionFilter {
   ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const client = host.switchToWs().getClient<RealtimeSocket>();
-    const frame: unknown = host.getArgByIndex(2);
-    this.report(client, exception, isInboundFrame(frame) ? frame : undefined);
+    const client = host.switchToWs().getClient<RealtimeSocket>().connection;
+    this.report(client, exception, inboundFrameOf(host));
   }
 
   /** Sends the envelope for `exception` to `client` and applies strikes and closes. */
-  report(client: RealtimeSocket, exception: unknown, frame?: FrameRef): void {
+  report(client: Connection, exception: unknown, frame?: FrameRef): void {
     const error = this.normalise(exception, client, frame);
-    const session = client.session;
-    const namespace = session.namespace.name;
+    const namespace = client.namespace.name;
     const envelope: ErrorEnvelope = {
       event: SessionEvent.ERROR,
       type: 'error',
@@ -79,37 +72,34 @@ export class WsExceptionFilter implements ExceptionFilter {
       ...(error.code === ErrorCode.VALIDATION_FAILED && error.details ? { details: error.details } : {}),
       ...(error.code === ErrorCode.RATE_LIMITED ? { retryAfterMs: error.retryAfterMs ?? 1000 } : {}),
     };
-    client.sendFrame(JSON.stringify(envelope));
-    this.metrics.errors.inc({ namespace, code: error.code });
-    this.metrics.signal(namespace, 'errors');
+    client.send(JSON.stringify(envelope));
+    this.metrics.countError(namespace, error.code);
     const audited = AUDITED[error.code];
-    if (audited) this.audit.record(audited, session.ipHash, { namespace, code: error.code, connectionId: session.id });
+    if (audited) this.audit.record(audited, client.ipHash, { namespace, code: error.code, connectionId: client.id });
     if (error.code === ErrorCode.RATE_LIMITED) {
-      this.metrics.rateLimited.inc({ namespace });
-      this.metrics.signal(namespace, 'rateLimited');
+      this.metrics.countRateLimited(namespace);
     }
     if (error.closeCode !== undefined) {
-      client.closeWith(error.closeCode);
+      client.close(error.closeCode);
       return;
     }
     const now = Date.now();
-    if (error.invalidFrame && session.invalidFrameStrike(now)) {
-      this.audit.record('invalid_frame', session.ipHash, { namespace, connectionId: session.id, closed: CloseCode.TOO_MANY_INVALID_FRAMES });
-      client.closeWith(CloseCode.TOO_MANY_INVALID_FRAMES);
-    } else if (error.code === ErrorCode.RATE_LIMITED && session.rateLimitStrike(now)) {
-      this.audit.record('rate_limit_strike', session.ipHash, { namespace, connectionId: session.id, closed: CloseCode.RATE_LIMIT_ABUSE });
-      client.closeWith(CloseCode.RATE_LIMIT_ABUSE);
+    if (error.invalidFrame && client.strikeInvalidFrame(now)) {
+      this.audit.record('invalid_frame', client.ipHash, { namespace, connectionId: client.id, closed: CloseCode.TOO_MANY_INVALID_FRAMES });
+      client.close(CloseCode.TOO_MANY_INVALID_FRAMES);
+    } else if (error.code === ErrorCode.RATE_LIMITED && client.strikeRateLimit(now)) {
+      this.audit.record('rate_limit_strike', client.ipHash, { namespace, connectionId: client.id, closed: CloseCode.RATE_LIMIT_ABUSE });
+      client.close(CloseCode.RATE_LIMIT_ABUSE);
     }
   }
 
-  private normalise(exception: unknown, client: RealtimeSocket, frame?: FrameRef): RealtimeException {
+  private normalise(exception: unknown, client: Connection, frame?: FrameRef): RealtimeException {
     if (exception instanceof RealtimeException) return exception;
-    if (exception instanceof ThrottlerException) return new RealtimeException(ErrorCode.RATE_LIMITED);
     // A guard returning false surfaces as WsException('Forbidden resource').
     if (exception instanceof WsException) return RealtimeException.unauthorized();
     this.logger.error('handler failed', {
-      connectionId: client.session.id,
-      namespace: client.session.namespace.name,
+      connectionId: client.id,
+      namespace: client.namespace.name,
       request: frame?.event,
       ...describeError(exception),
     });

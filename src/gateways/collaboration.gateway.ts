@@ -1,42 +1,42 @@
 import { Inject } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
-import type { RealtimeSocket } from '../connection/client-session.js';
-import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
-import { FrameCap } from '../protocol/events.js';
+import { MessageBody } from '@nestjs/websockets';
+import type { Connection } from '../connection/connection.js';
+import { replyTo } from '../protocol/namespace-descriptor.js';
+import { COLLABORATION } from '../protocol/namespace-descriptors.js';
 import { SessionAuthService } from '../session/session-auth.service.js';
 import { CollaborationRooms } from '../subscriptions/collaboration-rooms.service.js';
+import { CurrentConnection } from './current-connection.decorator.js';
 import { RoomBroadcastDto, RoomIdDto } from './dto/namespace.dto.js';
 import { RealtimeGateway } from './realtime.gateway.js';
-import { RealtimeNamespace } from './realtime-namespace.decorator.js';
+import { OnClientEvent, RealtimeNamespace } from './realtime-namespace.decorator.js';
+
+const { join, leave, broadcast } = COLLABORATION.client;
 
 /** /ws/collaboration: rooms with presence and member-to-member messages. */
-@RealtimeNamespace('collaboration')
+@RealtimeNamespace(COLLABORATION)
 export class CollaborationGateway extends RealtimeGateway {
   constructor(
     @Inject(SessionAuthService) sessionAuth: SessionAuthService,
     @Inject(CollaborationRooms) private readonly rooms: CollaborationRooms,
   ) {
-    super(sessionAuth, [rooms]);
+    super(sessionAuth);
   }
 
-  @MaxMessageSize(FrameCap.CONTROL)
-  @SubscribeMessage('room.join')
-  async join(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: RoomIdDto): Promise<WsResponse> {
+  @OnClientEvent(join)
+  async join(@CurrentConnection() client: Connection, @MessageBody() body: RoomIdDto) {
     const members = await this.rooms.join(client, body.roomId);
-    return { event: 'room.joined', data: { roomId: body.roomId, members } };
+    return replyTo(join, { roomId: body.roomId, members });
   }
 
-  @MaxMessageSize(FrameCap.CONTROL)
-  @SubscribeMessage('room.leave')
-  leave(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: RoomIdDto): WsResponse {
+  @OnClientEvent(leave)
+  leave(@CurrentConnection() client: Connection, @MessageBody() body: RoomIdDto) {
     this.rooms.leave(client, body.roomId);
-    return { event: 'room.left', data: { roomId: body.roomId } };
+    return replyTo(leave, { roomId: body.roomId });
   }
 
   /** No reply on success; the other members get `room.message`. */
-  @MaxMessageSize(FrameCap.ROOM_BROADCAST)
-  @SubscribeMessage('room.broadcast')
-  async broadcast(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: RoomBroadcastDto): Promise<void> {
+  @OnClientEvent(broadcast)
+  async broadcast(@CurrentConnection() client: Connection, @MessageBody() body: RoomBroadcastDto): Promise<void> {
     await this.rooms.broadcast(client, body.roomId, body.data);
   }
 }

@@ -1,42 +1,42 @@
 import { Inject } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
+import { MessageBody } from '@nestjs/websockets';
 import { CommodityChat } from '../chat/commodity-chat.service.js';
-import type { RealtimeSocket } from '../connection/client-session.js';
-import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
-import { FrameCap } from '../protocol/events.js';
+import type { Connection } from '../connection/connection.js';
+import { replyTo } from '../protocol/namespace-descriptor.js';
+import { COMMODITY } from '../protocol/namespace-descriptors.js';
 import { SessionAuthService } from '../session/session-auth.service.js';
+import { CurrentConnection } from './current-connection.decorator.js';
 import { CommodityIdDto, CommodityMessageDto } from './dto/namespace.dto.js';
 import { RealtimeGateway } from './realtime.gateway.js';
-import { RealtimeNamespace } from './realtime-namespace.decorator.js';
+import { OnClientEvent, RealtimeNamespace } from './realtime-namespace.decorator.js';
+
+const { join, leave, message } = COMMODITY.client;
 
 /** /ws/commodity: commodity chat rooms with bounded history. */
-@RealtimeNamespace('commodity')
+@RealtimeNamespace(COMMODITY)
 export class CommodityGateway extends RealtimeGateway {
   constructor(
     @Inject(SessionAuthService) sessionAuth: SessionAuthService,
     @Inject(CommodityChat) private readonly chat: CommodityChat,
   ) {
-    super(sessionAuth, [chat]);
+    super(sessionAuth);
   }
 
-  @MaxMessageSize(FrameCap.CONTROL)
-  @SubscribeMessage('commodity.join')
-  async join(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: CommodityIdDto): Promise<WsResponse> {
+  @OnClientEvent(join)
+  async join(@CurrentConnection() client: Connection, @MessageBody() body: CommodityIdDto) {
     const history = await this.chat.join(client, body.commodityId);
-    return { event: 'commodity.joined', data: { commodityId: body.commodityId, history } };
+    return replyTo(join, { commodityId: body.commodityId, history });
   }
 
-  @MaxMessageSize(FrameCap.CONTROL)
-  @SubscribeMessage('commodity.leave')
-  leave(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: CommodityIdDto): WsResponse {
+  @OnClientEvent(leave)
+  leave(@CurrentConnection() client: Connection, @MessageBody() body: CommodityIdDto) {
     this.chat.leave(client, body.commodityId);
-    return { event: 'commodity.left', data: { commodityId: body.commodityId } };
+    return replyTo(leave, { commodityId: body.commodityId });
   }
 
-  @MaxMessageSize(FrameCap.COMMODITY_MESSAGE)
-  @SubscribeMessage('commodity.message')
-  async message(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: CommodityMessageDto): Promise<WsResponse> {
+  @OnClientEvent(message)
+  async message(@CurrentConnection() client: Connection, @MessageBody() body: CommodityMessageDto) {
     const stored = await this.chat.send(client, body.commodityId, body.text);
-    return { event: 'commodity.sent', data: { id: stored.id } };
+    return replyTo(message, { id: stored.id });
   }
 }

@@ -1,39 +1,40 @@
 import { Inject } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
-import type { RealtimeSocket } from '../connection/client-session.js';
-import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
-import { FrameCap } from '../protocol/events.js';
+import { MessageBody } from '@nestjs/websockets';
+import type { Connection } from '../connection/connection.js';
+import { replyTo } from '../protocol/namespace-descriptor.js';
+import { NOTIFICATIONS } from '../protocol/namespace-descriptors.js';
 import { SessionAuthService } from '../session/session-auth.service.js';
-import { NotificationSubscriptions } from '../subscriptions/notification-subscriptions.service.js';
+import { TopicSubscriptions } from '../subscriptions/topic-subscriptions.service.js';
+import { CurrentConnection } from './current-connection.decorator.js';
 import { EmptyDto } from './dto/session.dto.js';
 import { NotificationsSubscribeDto } from './dto/namespace.dto.js';
 import { RealtimeGateway } from './realtime.gateway.js';
-import { RealtimeNamespace } from './realtime-namespace.decorator.js';
+import { OnClientEvent, RealtimeNamespace } from './realtime-namespace.decorator.js';
 
-/** /ws/notifications: a user's own notifications, on every connection that subscribed. */
-@RealtimeNamespace('notifications')
+const { subscribe, unsubscribe } = NOTIFICATIONS.client;
+
+/** /ws/notifications: a user's own notifications, on every connection that subscribed (topic = userId). */
+@RealtimeNamespace(NOTIFICATIONS)
 export class NotificationsGateway extends RealtimeGateway {
   constructor(
     @Inject(SessionAuthService) sessionAuth: SessionAuthService,
-    @Inject(NotificationSubscriptions) private readonly notifications: NotificationSubscriptions,
+    @Inject(TopicSubscriptions) private readonly topics: TopicSubscriptions,
   ) {
-    super(sessionAuth, [notifications]);
+    super(sessionAuth);
   }
 
   /** `userId` may be given but must be the caller's own (authorisation decides). */
-  @MaxMessageSize(FrameCap.CONTROL)
-  @SubscribeMessage('notifications.subscribe')
-  async subscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: NotificationsSubscribeDto): Promise<WsResponse> {
-    const userId = body.userId ?? client.session.userId!;
-    await this.notifications.subscribe(client, userId);
-    return { event: 'notifications.subscribed', data: { userId } };
+  @OnClientEvent(subscribe)
+  async subscribe(@CurrentConnection() client: Connection, @MessageBody() body: NotificationsSubscribeDto) {
+    const userId = body.userId ?? client.userId!;
+    await this.topics.subscribe(client, userId);
+    return replyTo(subscribe, { userId });
   }
 
-  @MaxMessageSize(FrameCap.CONTROL)
-  @SubscribeMessage('notifications.unsubscribe')
-  unsubscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() _body: EmptyDto): WsResponse {
-    const userId = client.session.userId!;
-    this.notifications.unsubscribe(client, userId);
-    return { event: 'notifications.unsubscribed', data: { userId } };
+  @OnClientEvent(unsubscribe)
+  unsubscribe(@CurrentConnection() client: Connection, @MessageBody() _body: EmptyDto) {
+    const userId = client.userId!;
+    this.topics.unsubscribe(client, userId);
+    return replyTo(unsubscribe, { userId });
   }
 }

@@ -1,35 +1,36 @@
 import { Inject } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
-import type { RealtimeSocket } from '../connection/client-session.js';
-import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
-import { FrameCap } from '../protocol/events.js';
+import { MessageBody } from '@nestjs/websockets';
+import type { Connection } from '../connection/connection.js';
+import { replyTo } from '../protocol/namespace-descriptor.js';
+import { PROJECTS } from '../protocol/namespace-descriptors.js';
 import { SessionAuthService } from '../session/session-auth.service.js';
-import { ProjectSubscriptions } from '../subscriptions/project-subscriptions.service.js';
+import { TopicSubscriptions } from '../subscriptions/topic-subscriptions.service.js';
+import { CurrentConnection } from './current-connection.decorator.js';
 import { ProjectIdDto } from './dto/namespace.dto.js';
 import { RealtimeGateway } from './realtime.gateway.js';
-import { RealtimeNamespace } from './realtime-namespace.decorator.js';
+import { OnClientEvent, RealtimeNamespace } from './realtime-namespace.decorator.js';
+
+const { subscribe, unsubscribe } = PROJECTS.client;
 
 /** /ws/projects: project update feeds, authorised per project. */
-@RealtimeNamespace('projects')
+@RealtimeNamespace(PROJECTS)
 export class ProjectsGateway extends RealtimeGateway {
   constructor(
     @Inject(SessionAuthService) sessionAuth: SessionAuthService,
-    @Inject(ProjectSubscriptions) private readonly projects: ProjectSubscriptions,
+    @Inject(TopicSubscriptions) private readonly topics: TopicSubscriptions,
   ) {
-    super(sessionAuth, [projects]);
+    super(sessionAuth);
   }
 
-  @MaxMessageSize(FrameCap.CONTROL)
-  @SubscribeMessage('project.subscribe')
-  async subscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: ProjectIdDto): Promise<WsResponse> {
-    await this.projects.subscribe(client, body.projectId);
-    return { event: 'project.subscribed', data: { projectId: body.projectId } };
+  @OnClientEvent(subscribe)
+  async subscribe(@CurrentConnection() client: Connection, @MessageBody() body: ProjectIdDto) {
+    await this.topics.subscribe(client, body.projectId);
+    return replyTo(subscribe, { projectId: body.projectId });
   }
 
-  @MaxMessageSize(FrameCap.CONTROL)
-  @SubscribeMessage('project.unsubscribe')
-  unsubscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: ProjectIdDto): WsResponse {
-    this.projects.unsubscribe(client, body.projectId);
-    return { event: 'project.unsubscribed', data: { projectId: body.projectId } };
+  @OnClientEvent(unsubscribe)
+  unsubscribe(@CurrentConnection() client: Connection, @MessageBody() body: ProjectIdDto) {
+    this.topics.unsubscribe(client, body.projectId);
+    return replyTo(unsubscribe, { projectId: body.projectId });
   }
 }

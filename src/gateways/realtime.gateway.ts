@@ -1,55 +1,45 @@
 import { UseFilters, UseGuards, UsePipes } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, type OnGatewayDisconnect, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import { MessageBody, type WsResponse } from '@nestjs/websockets';
+import type { Connection } from '../connection/connection.js';
+import { CurrentConnection } from './current-connection.decorator.js';
 import { IsoClock } from '../common/iso-clock.js';
-import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
-import { Public } from '../decorators/public.decorator.js';
 import { WsExceptionFilter } from '../filters/ws-exception.filter.js';
 import { MessageSizeGuard } from '../guards/message-size.guard.js';
 import { WsJwtGuard } from '../guards/ws-jwt.guard.js';
-import { WsThrottlerGuard } from '../guards/ws-throttler.guard.js';
+import { MessageRateGuard } from '../guards/message-rate.guard.js';
 import { WsValidationPipe } from '../pipes/ws-validation.pipe.js';
-import { FrameCap, SessionEvent } from '../protocol/events.js';
+import { replyTo } from '../protocol/namespace-descriptor.js';
+import { SESSION } from '../protocol/namespace-descriptors.js';
 import type { SessionAuthService } from '../session/session-auth.service.js';
 import { EmptyDto, TokenDto } from './dto/session.dto.js';
+import { OnClientEvent } from './realtime-namespace.decorator.js';
 
 /**
  * Base of every namespace gateway: binds the pipeline (throttle → frame cap → auth →
  * validation → filter), because Nest's global guards/pipes/filters do not reach gateways,
- * and serves the session events of docs/protocol.md §4 on every path.
+ * and serves the session events of docs/protocol.md §4 on every path. Nothing to clean
+ * on disconnect: the lifecycle removes every trace of a closed connection itself.
  */
 @UseFilters(WsExceptionFilter)
-@UseGuards(WsThrottlerGuard, MessageSizeGuard, WsJwtGuard)
+@UseGuards(MessageRateGuard, MessageSizeGuard, WsJwtGuard)
 @UsePipes(WsValidationPipe)
-export abstract class RealtimeGateway implements OnGatewayDisconnect<RealtimeSocket> {
+export abstract class RealtimeGateway {
   private readonly clock = new IsoClock();
 
-  protected constructor(
-    protected readonly sessionAuth: SessionAuthService,
-    private readonly disconnectHooks: readonly OnGatewayDisconnect<RealtimeSocket>[] = [],
-  ) {}
+  protected constructor(protected readonly sessionAuth: SessionAuthService) {}
 
-  handleDisconnect(client: RealtimeSocket): void {
-    for (const hook of this.disconnectHooks) hook.handleDisconnect(client);
-  }
-
-  @Public()
-  @MaxMessageSize(FrameCap.CONTROL)
-  @SubscribeMessage(SessionEvent.AUTH)
-  auth(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: TokenDto): Promise<WsResponse | undefined> {
+  @OnClientEvent(SESSION.client.auth)
+  auth(@CurrentConnection() client: Connection, @MessageBody() body: TokenDto): Promise<WsResponse | undefined> {
     return this.sessionAuth.authenticate(client, body.token);
   }
 
-  @MaxMessageSize(FrameCap.CONTROL)
-  @SubscribeMessage(SessionEvent.AUTH_REFRESH)
-  refresh(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: TokenDto): Promise<WsResponse | undefined> {
+  @OnClientEvent(SESSION.client.refresh)
+  refresh(@CurrentConnection() client: Connection, @MessageBody() body: TokenDto): Promise<WsResponse | undefined> {
     return this.sessionAuth.refresh(client, body.token);
   }
 
-  @Public()
-  @MaxMessageSize(FrameCap.CONTROL)
-  @SubscribeMessage(SessionEvent.PING)
-  ping(@MessageBody() _body: EmptyDto): WsResponse<{ timestamp: string }> {
-    return { event: SessionEvent.PONG, data: { timestamp: this.clock.now() } };
+  @OnClientEvent(SESSION.client.ping)
+  ping(@MessageBody() _body: EmptyDto) {
+    return replyTo(SESSION.client.ping, { timestamp: this.clock.now() });
   }
 }

@@ -1,38 +1,36 @@
 import { Inject } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, SubscribeMessage, type WsResponse } from '@nestjs/websockets';
-import type { RealtimeSocket } from '../connection/client-session.js';
-import { MaxMessageSize } from '../decorators/max-message-size.decorator.js';
-import { Public } from '../decorators/public.decorator.js';
-import { FrameCap } from '../protocol/events.js';
+import { MessageBody } from '@nestjs/websockets';
+import type { Connection } from '../connection/connection.js';
+import { replyTo } from '../protocol/namespace-descriptor.js';
+import { TRACKING } from '../protocol/namespace-descriptors.js';
 import { SessionAuthService } from '../session/session-auth.service.js';
-import { TrackingSubscriptions } from '../subscriptions/tracking-subscriptions.service.js';
+import { TopicSubscriptions } from '../subscriptions/topic-subscriptions.service.js';
+import { CurrentConnection } from './current-connection.decorator.js';
 import { TrackingIdDto } from './dto/tracking.dto.js';
 import { RealtimeGateway } from './realtime.gateway.js';
-import { RealtimeNamespace } from './realtime-namespace.decorator.js';
+import { OnClientEvent, RealtimeNamespace } from './realtime-namespace.decorator.js';
+
+const { subscribe, unsubscribe } = TRACKING.client;
 
 /** /ws/tracking: shipment updates by tracking id; anonymous allowed at the stricter rate. */
-@RealtimeNamespace('tracking')
+@RealtimeNamespace(TRACKING)
 export class TrackingGateway extends RealtimeGateway {
   constructor(
     @Inject(SessionAuthService) sessionAuth: SessionAuthService,
-    @Inject(TrackingSubscriptions) private readonly tracking: TrackingSubscriptions,
+    @Inject(TopicSubscriptions) private readonly topics: TopicSubscriptions,
   ) {
-    super(sessionAuth, [tracking]);
+    super(sessionAuth);
   }
 
-  @Public()
-  @MaxMessageSize(FrameCap.CONTROL)
-  @SubscribeMessage('tracking.subscribe')
-  async subscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: TrackingIdDto): Promise<WsResponse<TrackingIdDto>> {
-    await this.tracking.subscribe(client, body.trackingId);
-    return { event: 'tracking.subscribed', data: { trackingId: body.trackingId } };
+  @OnClientEvent(subscribe)
+  async subscribe(@CurrentConnection() client: Connection, @MessageBody() body: TrackingIdDto) {
+    await this.topics.subscribe(client, body.trackingId);
+    return replyTo(subscribe, { trackingId: body.trackingId });
   }
 
-  @Public()
-  @MaxMessageSize(FrameCap.CONTROL)
-  @SubscribeMessage('tracking.unsubscribe')
-  unsubscribe(@ConnectedSocket() client: RealtimeSocket, @MessageBody() body: TrackingIdDto): WsResponse<TrackingIdDto> {
-    this.tracking.unsubscribe(client, body.trackingId);
-    return { event: 'tracking.unsubscribed', data: { trackingId: body.trackingId } };
+  @OnClientEvent(unsubscribe)
+  unsubscribe(@CurrentConnection() client: Connection, @MessageBody() body: TrackingIdDto) {
+    this.topics.unsubscribe(client, body.trackingId);
+    return replyTo(unsubscribe, { trackingId: body.trackingId });
   }
 }

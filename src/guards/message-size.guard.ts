@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { MAX_MESSAGE_SIZE_KEY } from '../decorators/max-message-size.decorator.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
 import { ErrorCode } from '../protocol/error-codes.js';
-import type { InboundFrame } from '../protocol/frame.js';
+import { inboundFrameOf } from '../protocol/inbound-frames.js';
 
 /** Applies `@MaxMessageSize` to the raw frame length, before validation (finding 10). */
 @Injectable()
@@ -16,7 +16,7 @@ export class MessageSizeGuard implements CanActivate {
       context.getClass(),
     ]);
     if (max === undefined) return true;
-    const frame = context.getArgByIndex<InboundFrame | undefined>(2);
+    const frame = inboundFrameOf(context);
     if (frame !== undefined && frame.bytes > max) {
       throw new RealtimeException(ErrorCode.PAYLOAD_TOO_LARGE, {
         message: `Frame of ${frame.bytes} bytes exceeds the ${max}-byte limit of ${frame.event}`,

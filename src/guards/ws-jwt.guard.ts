@@ -1,6 +1,6 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import type { RealtimeSocket } from '../connection/connection.js';
 import { IS_PUBLIC_KEY } from '../decorators/public.decorator.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
 
@@ -14,8 +14,7 @@ export class WsJwtGuard implements CanActivate {
   constructor(@Inject(Reflector) private readonly reflector: Reflector) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const session = context.switchToWs().getClient<RealtimeSocket>().session;
-    if (session.authenticated) return true;
+    if (context.switchToWs().getClient<RealtimeSocket>().connection.authenticated) return true;
     const isPublic = this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC_KEY, [
       context.getHandler(),
       context.getClass(),

@@ -7,19 +7,6 @@ import { DisconnectDto, MAX_PUBLISH_DATA_BYTES, PublishDto, RevokeDto } from './
 
 const ACCEPTED = { accepted: true } as const;
 
-/** Target fields each namespace takes (docs/protocol.md §8); any other present field is a 400. */
-const ALLOWED_FIELDS: Readonly<Record<PublishDto['namespace'], readonly (keyof PublishDto)[]>> = {
-  tracking: ['topic'],
-  projects: ['topic'],
-  notifications: ['userIds'],
-  mololink: ['userIds', 'roles', 'all', 'event'],
-  main: [],
-  collaboration: [],
-  commodity: [],
-  activity: [],
-};
-const TARGET_FIELDS: readonly (keyof PublishDto)[] = ['topic', 'userIds', 'roles', 'all', 'event'];
-
 /** Server-side publishing over HTTP (docs/protocol.md §8), behind `X-Api-Key`. */
 @Controller('realtime')
 @UseGuards(ApiKeyGuard)
@@ -35,30 +22,8 @@ export class RealtimeApiController {
     if (Buffer.byteLength(JSON.stringify(data)) > MAX_PUBLISH_DATA_BYTES) {
       throw new PublishRejected('data', 'maxSize', `data must be at most ${MAX_PUBLISH_DATA_BYTES} bytes`);
     }
-    for (const field of TARGET_FIELDS) {
-      if (body[field] !== undefined && !ALLOWED_FIELDS[body.namespace].includes(field)) {
-        throw new PublishRejected(field, 'forbidden', `${field} is not allowed for namespace ${body.namespace}`);
-      }
-    }
-    switch (body.namespace) {
-      case 'tracking':
-        await this.publisher.trackingUpdate(requireTopic(body), data);
-        break;
-      case 'projects':
-        await this.publisher.projectUpdate(requireTopic(body), data);
-        break;
-      case 'notifications':
-        await this.publisher.notify(body.userIds ?? [], data);
-        break;
-      case 'mololink':
-        await this.publisher.mololink(body, body.event ?? '', data);
-        break;
-      case 'main':
-        await this.publisher.announce(data);
-        break;
-      default:
-        throw new PublishRejected('namespace', 'isIn', `namespace ${body.namespace} has no server-side publish`);
-    }
+    // Which target fields each namespace takes follows from its descriptor's publish rule.
+    await this.publisher.publish(body.namespace, { ...body, data });
     return ACCEPTED;
   }
 
@@ -75,9 +40,4 @@ export class RealtimeApiController {
     await this.publisher.revoke(body);
     return ACCEPTED;
   }
-}
-
-function requireTopic(body: PublishDto): string {
-  if (body.topic === undefined) throw new PublishRejected('topic', 'isDefined', `topic is required for namespace ${body.namespace}`);
-  return body.topic;
 }

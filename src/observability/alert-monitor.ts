@@ -1,15 +1,11 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { REALTIME_CONFIG } from '../realtime.constants.js';
-import type { AlertThresholds, RealtimeConfig } from '../config/realtime-options.js';
-import { ConnectionRegistry } from '../connection/connection-registry.js';
-import { RealtimeLogger } from '../logging/realtime-logger.js';
-import { NAMESPACE_NAMES, type NamespaceName } from '../protocol/namespaces.js';
+import { ALERT_SETTINGS, type AlertLimits, type AlertSettings, OBSERVABILITY_LOGGER, type ObservabilityLogger } from './ports.js';
 import { RealtimeMetrics, type WindowedSignal } from './realtime-metrics.js';
 
 export type AlertName = 'error_rate' | 'auth_failures' | 'rate_limited' | 'heartbeat_terminations' | 'connections';
 
 export interface AlertEvent {
-  readonly namespace: NamespaceName;
+  readonly namespace: string;
   readonly alert: AlertName;
   readonly state: 'firing' | 'resolved';
   readonly value: number;
@@ -20,7 +16,7 @@ export interface AlertEvent {
 export type AlertListener = (event: AlertEvent) => void;
 
 /** Alert name → its threshold key and the signal it reads (connections: open now). */
-const ALERTS: ReadonlyArray<readonly [AlertName, keyof AlertThresholds, WindowedSignal | 'connections']> = [
+const ALERTS: ReadonlyArray<readonly [AlertName, keyof AlertLimits, WindowedSignal | 'connections']> = [
   ['error_rate', 'errorsPerMin', 'errors'],
   ['auth_failures', 'authFailuresPerMin', 'authFailures'],
   ['rate_limited', 'rateLimitedPerMin', 'rateLimited'],
@@ -42,14 +38,13 @@ export class AlertMonitor implements OnModuleInit, OnApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+    @Inject(ALERT_SETTINGS) private readonly settings: AlertSettings,
     @Inject(RealtimeMetrics) private readonly metrics: RealtimeMetrics,
-    @Inject(ConnectionRegistry) private readonly connections: ConnectionRegistry,
-    @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
+    @Inject(OBSERVABILITY_LOGGER) private readonly logger: ObservabilityLogger,
   ) {}
 
   onModuleInit(): void {
-    this.timer = setInterval(() => this.evaluate(), this.config.alertEvalIntervalMs);
+    this.timer = setInterval(() => this.evaluate(), this.settings.evalIntervalMs);
     this.timer.unref();
   }
 
@@ -68,16 +63,15 @@ export class AlertMonitor implements OnModuleInit, OnApplicationShutdown {
   }
 
   evaluate(now = Date.now()): void {
-    for (const namespace of NAMESPACE_NAMES) {
-      const thresholds = this.config.alertThresholds[namespace];
+    for (const [namespace, thresholds] of this.settings.thresholds) {
       for (const [alert, thresholdKey, signal] of ALERTS) {
-        const value = signal === 'connections' ? this.connections.inNamespace(namespace).size : this.metrics.lastMinute(namespace, signal, now);
+        const value = signal === 'connections' ? this.settings.connections(namespace) : this.metrics.lastMinute(namespace, signal, now);
         this.update(namespace, alert, value, thresholds[thresholdKey], now);
       }
     }
   }
 
-  private update(namespace: NamespaceName, alert: AlertName, value: number, threshold: number, now: number): void {
+  private update(namespace: string, alert: AlertName, value: number, threshold: number, now: number): void {
     const key = `${namespace}/${alert}`;
     const firing = value >= threshold;
     if (firing === this.active.has(key)) return;

@@ -96,8 +96,10 @@ export class TalliedHistogram<T extends string> extends Histogram<T> {
     for (const { tally } of this.tallies) tally.reset();
   }
 
-  // prom-client's registry prefers this (undeclared in its typings) over `get()`, and its
+  // The one private API of a dependency in the layer (no public hook adds rows to a
+  // histogram): prom-client's registry prefers this undeclared method over `get()`, and its
   // `get()` is built on it, so both text and JSON output include the tallies.
+  // test/unit/frame-tally.spec.ts fails if prom-client renames it or stops calling it.
   async getForPromString(): Promise<Exposition> {
     const own = Histogram.prototype as unknown as { getForPromString(this: Histogram<T>): Promise<Exposition> };
     const base = await own.getForPromString.call(this);

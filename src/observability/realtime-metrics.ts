@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FrameTally, TalliedHistogram } from './frame-tally.js';
-import type { NamespaceName } from '../protocol/namespaces.js';
 import { SlidingWindowCounter } from './sliding-window-counter.js';
 
 /** What the alert monitor watches per namespace over a sliding minute. */
@@ -13,8 +12,8 @@ export const UNKNOWN_NAMESPACE = 'unknown';
 
 /** Values read at scrape time from the services that own them. */
 export interface GaugeSources {
-  connections(): Iterable<readonly [NamespaceName, number, number]>;
-  subscriptions(): Iterable<readonly [NamespaceName, number, number]>;
+  connections(): Iterable<readonly [string, number, number]>;
+  subscriptions(): Iterable<readonly [string, number, number]>;
   chat(): Promise<{ commodities: number; messages: number; bytes: number; rejectedEntries?: number }>;
   activityBuffered(): number;
   /** Cumulative broker counters, when the broker keeps them (Redis). */
@@ -31,7 +30,7 @@ export interface GaugeSources {
 export class RealtimeMetrics {
   readonly registry = new Registry();
   private readonly windows = new Map<string, SlidingWindowCounter>();
-  private readonly frameTallies = new Map<NamespaceName, Map<string, FrameTally>>();
+  private readonly frameTallies = new Map<string, Map<string, FrameTally>>();
   private sources: GaugeSources | undefined;
 
   readonly connectionsOpened = this.counter('connections_opened_total', 'Connections accepted', ['namespace']);
@@ -39,10 +38,11 @@ export class RealtimeMetrics {
   readonly handshakeRejections = this.counter('handshake_rejections_total', 'Upgrades refused, by HTTP status', ['namespace', 'status']);
   readonly framesIn = this.counter('frames_in_total', 'Inbound frames, by event', ['namespace', 'event'], () => this.reportFrameCounts());
   readonly framesOut = this.counter('frames_out_total', 'Outbound frames, by event', ['namespace', 'event'], () => this.reportFrameCounts());
-  readonly errors = this.counter('errors_total', 'Error envelopes sent, by code', ['namespace', 'code']);
-  readonly rateLimited = this.counter('rate_limited_total', 'RATE_LIMITED answers', ['namespace']);
-  readonly authFailures = this.counter('auth_failures_total', 'Authentication failures, by internal reason', ['namespace', 'reason']);
-  readonly heartbeatTerminations = this.counter('heartbeat_terminations_total', 'Connections terminated for a missing pong', ['namespace']);
+  // The four figures alerts watch: counted only through the count* methods, which also feed the alert windows.
+  private readonly errors = this.counter('errors_total', 'Error envelopes sent, by code', ['namespace', 'code']);
+  private readonly rateLimited = this.counter('rate_limited_total', 'RATE_LIMITED answers', ['namespace']);
+  private readonly authFailures = this.counter('auth_failures_total', 'Authentication failures, by internal reason', ['namespace', 'reason']);
+  private readonly heartbeatTerminations = this.counter('heartbeat_terminations_total', 'Connections terminated for a missing pong', ['namespace']);
   readonly slowConsumerCloses = this.counter('slow_consumer_closes_total', 'Connections closed 4008 for a full outbound buffer', ['namespace']);
   readonly activityDropped = this.counter('activity_dropped_items_total', 'Activity items dropped (buffer full or sink failed)', []);
   readonly brokerPublishFailures = this.counter('broker_publish_failures_total', 'Publishes the broker could not carry to other nodes', []);
@@ -118,7 +118,7 @@ export class RealtimeMetrics {
    * The per-frame tally of one routed (namespace, event), created once. Bounded by
    * namespaces × handler events: callers pass only events from the handler table.
    */
-  frameTally(namespace: NamespaceName, event: string): FrameTally {
+  frameTally(namespace: string, event: string): FrameTally {
     let byEvent = this.frameTallies.get(namespace);
     if (!byEvent) {
       byEvent = new Map();
@@ -145,8 +145,34 @@ export class RealtimeMetrics {
     }
   }
 
-  /** Counts a windowed signal for alerting and its counter. */
-  signal(namespace: NamespaceName, signal: WindowedSignal, now = Date.now()): void {
+  /** An error envelope sent. */
+  countError(namespace: string, code: string): void {
+    this.countWatched(this.errors, { namespace, code }, 'errors');
+  }
+
+  /** A RATE_LIMITED answer. */
+  countRateLimited(namespace: string): void {
+    this.countWatched(this.rateLimited, { namespace }, 'rateLimited');
+  }
+
+  /** A failed authentication; `reason` is for operators only (finding 19). */
+  countAuthFailure(namespace: string, reason: string): void {
+    this.countWatched(this.authFailures, { namespace, reason }, 'authFailures');
+  }
+
+  /** A connection terminated for a missing pong. */
+  countHeartbeatTermination(namespace: string): void {
+    this.countWatched(this.heartbeatTerminations, { namespace }, 'heartbeatTerminations');
+  }
+
+  /** A watched figure moves its counter and its alert window together. */
+  private countWatched<L extends string>(counter: Counter<L>, labels: Partial<Record<L, string>> & { namespace: string }, signal: WindowedSignal): void {
+    counter.inc(labels);
+    this.signal(labels.namespace, signal);
+  }
+
+  /** The alert window of a signal (its counter is moved by the count* method that calls this). */
+  private signal(namespace: string, signal: WindowedSignal, now = Date.now()): void {
     const key = `${namespace}\u0000${signal}`;
     let window = this.windows.get(key);
     if (!window) {
@@ -156,7 +182,7 @@ export class RealtimeMetrics {
     window.add(now);
   }
 
-  lastMinute(namespace: NamespaceName, signal: WindowedSignal, now = Date.now()): number {
+  lastMinute(namespace: string, signal: WindowedSignal, now = Date.now()): number {
     return this.windows.get(`${namespace}\u0000${signal}`)?.total(now) ?? 0;
   }
 

@@ -1,8 +1,10 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { LruMap } from '../common/lru-map.js';
 import { TokenBucket } from '../common/token-bucket.js';
-import { type LogFields, RealtimeLogger } from '../logging/realtime-logger.js';
+import { type AuditFields, OBSERVABILITY_LOGGER, type ObservabilityLogger } from './ports.js';
 import { SlidingWindowCounter } from './sliding-window-counter.js';
+
+export type { AuditFields };
 
 export type AuditEventKind =
   | 'auth_failure'
@@ -76,21 +78,21 @@ interface KindState {
  */
 @Injectable()
 export class SecurityAuditLog implements OnApplicationShutdown {
-  private readonly audit: RealtimeLogger;
+  private readonly audit: ObservabilityLogger;
   private readonly sources = new LruMap<string, SourceState>(TRACKED_SOURCES);
   private readonly sourceLines = new LruMap<string, TokenBucket>(TRACKED_SOURCES);
   private readonly kinds = new Map<AuditEventKind, KindState>();
   private readonly reporter: NodeJS.Timeout;
   private summariesSent = 0;
 
-  constructor(@Inject(RealtimeLogger) logger: RealtimeLogger) {
+  constructor(@Inject(OBSERVABILITY_LOGGER) logger: ObservabilityLogger) {
     this.audit = logger.child({ logger: 'security-audit' });
     this.reporter = setInterval(() => this.reportSuppressed(), SUPPRESSED_REPORT_MS);
     this.reporter.unref();
   }
 
   /** `ipHash` is the keyed hash from RealtimeLogger.hashIp, never a raw address. */
-  record(kind: AuditEventKind, ipHash: string | undefined, fields: LogFields = {}, now = Date.now()): void {
+  record(kind: AuditEventKind, ipHash: string | undefined, fields: AuditFields = {}, now = Date.now()): void {
     const state = this.kind(kind, now);
     if (this.sourceAllows(ipHash, now) && state.lines.take(now) === 0) {
       const suppressed = state.suppressed;

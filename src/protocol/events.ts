@@ -22,3 +22,6 @@ export const FrameCap = {
 
 /** Identifier rule shared by trackingId, projectId and roomId. */
 export const IDENTIFIER_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Longest token accepted, in characters, anywhere a token is read (docs/protocol.md §2). */
+export const MAX_TOKEN_LENGTH = 8192;

@@ -1,33 +1,45 @@
-/** The namespace table of docs/protocol.md §1: short name, path and whether auth is required. */
-export const NAMESPACES = {
-  main: { path: '/ws/main', authRequired: false },
-  tracking: { path: '/ws/tracking', authRequired: false },
-  notifications: { path: '/ws/notifications', authRequired: true },
-  projects: { path: '/ws/projects', authRequired: true },
-  collaboration: { path: '/ws/collaboration', authRequired: true },
-  commodity: { path: '/ws/commodity', authRequired: true },
-  activity: { path: '/ws/activity', authRequired: true },
-  mololink: { path: '/ws/mololink', authRequired: true },
-} as const;
+import type { NamespaceDescriptor } from './namespace-descriptor.js';
+import { NAMESPACE_DESCRIPTORS } from './namespace-descriptors.js';
+
+/** The contract's namespaces (docs/protocol.md §1), by short name. */
+export const NAMESPACES = NAMESPACE_DESCRIPTORS;
 
 export type NamespaceName = keyof typeof NAMESPACES;
 
-/** Every namespace's short name, in table order. */
+/** Every contract namespace's short name, in table order. */
 export const NAMESPACE_NAMES: readonly NamespaceName[] = Object.keys(NAMESPACES) as NamespaceName[];
 
-export interface NamespaceDefinition {
-  readonly name: NamespaceName;
-  readonly path: string;
-  readonly authRequired: boolean;
+/** A namespace a connection can be on: a contract one, or one a host application added. */
+export type NamespaceDefinition = NamespaceDescriptor;
+
+/**
+ * The namespaces served, by path and by name: the contract's, plus those added with
+ * `@RealtimeNamespace(descriptor)` (bounded by the gateways the application declares).
+ */
+const BY_PATH = new Map<string, NamespaceDescriptor>();
+const BY_NAME = new Map<string, NamespaceDescriptor>();
+
+/** Makes a namespace known to the handshake, the authoriser and the publisher. The same declaration twice is a no-op. */
+export function registerNamespace(descriptor: NamespaceDescriptor): void {
+  const byName = BY_NAME.get(descriptor.name);
+  const byPath = BY_PATH.get(descriptor.path);
+  if (byName === descriptor && byPath === descriptor) return;
+  if (byName || byPath) throw new Error(`namespace ${descriptor.name} (${descriptor.path}) clashes with one already declared`);
+  BY_NAME.set(descriptor.name, descriptor);
+  BY_PATH.set(descriptor.path, descriptor);
 }
 
-const BY_PATH = new Map<string, NamespaceDefinition>(
-  NAMESPACE_NAMES.map((name) => [
-    NAMESPACES[name].path,
-    { name, ...NAMESPACES[name] },
-  ]),
-);
+for (const name of NAMESPACE_NAMES) registerNamespace(NAMESPACES[name]);
 
-export function namespaceByPath(path: string): NamespaceDefinition | undefined {
+export function namespaceByPath(path: string): NamespaceDescriptor | undefined {
   return BY_PATH.get(path);
+}
+
+export function namespaceByName(name: string): NamespaceDescriptor | undefined {
+  return BY_NAME.get(name);
+}
+
+/** Every namespace known, contract ones first. */
+export function knownNamespaces(): Iterable<NamespaceDescriptor> {
+  return BY_NAME.values();
 }

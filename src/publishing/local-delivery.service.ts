@@ -1,11 +1,11 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { PreparedFrame, type RealtimeSocket } from '../connection/client-session.js';
+import { type Connection, PreparedFrame } from '../connection/connection.js';
 import { ConnectionLifecycle } from '../connection/connection-lifecycle.js';
 import { ConnectionRegistry } from '../connection/connection-registry.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
 import { RealtimeMetrics } from '../observability/realtime-metrics.js';
-import type { NamespaceName } from '../protocol/namespaces.js';
+import { namespaceByName } from '../protocol/namespaces.js';
 import { BROKER, type Broker, type BrokerMessage, type TargetedMessage, type TopicMessage } from './broker.js';
 
 /**
@@ -43,16 +43,15 @@ export class LocalDeliveryService implements OnModuleInit {
     }
   }
 
-  private counted(namespace: NamespaceName, event: string, sent: number): number {
-    // mololink event names are publisher-chosen: one label for all keeps cardinality bounded.
-    if (sent > 0) this.metrics.framesOut.inc({ namespace, event: event.startsWith('mololink.') ? 'mololink.*' : event }, sent);
+  private counted(namespace: string, event: string, sent: number): number {
+    if (sent > 0) this.metrics.framesOut.inc({ namespace, event: eventLabel(namespace, event) }, sent);
     return sent;
   }
 
   /** Connections of a namespace that may receive its pushes: pending ones get session frames only. */
-  private *admitted(namespace: NamespaceName): Iterable<RealtimeSocket> {
-    for (const socket of this.connections.inNamespace(namespace)) {
-      if (socket.session.state !== 'pending') yield socket;
+  private *admitted(namespace: string): Iterable<Connection> {
+    for (const connection of this.connections.inNamespace(namespace)) {
+      if (connection.state !== 'pending') yield connection;
     }
   }
 
@@ -65,24 +64,24 @@ export class LocalDeliveryService implements OnModuleInit {
     return sent;
   }
 
-  private targets(message: TargetedMessage): Set<RealtimeSocket> {
-    const targets = new Set<RealtimeSocket>();
+  private targets(message: TargetedMessage): Set<Connection> {
+    const targets = new Set<Connection>();
     for (const userId of message.userIds) {
-      for (const socket of this.connections.forUser(userId)) {
-        if (socket.session.namespace.name === message.namespace) targets.add(socket);
+      for (const connection of this.connections.forUser(userId)) {
+        if (connection.namespace.name === message.namespace) targets.add(connection);
       }
     }
     if (message.roles.length > 0) {
-      for (const socket of this.connections.inNamespace(message.namespace)) {
-        const roles = socket.session.identity?.roles;
-        if (roles?.some((role) => message.roles.includes(role))) targets.add(socket);
+      for (const connection of this.connections.inNamespace(message.namespace)) {
+        const roles = connection.identity?.roles;
+        if (roles?.some((role) => message.roles.includes(role))) targets.add(connection);
       }
     }
     return targets;
   }
 }
 
-/** One pushed frame, serialised and framed at most once however many sockets it goes to. */
+/** One pushed frame, serialised and framed at most once however many connections it goes to. */
 export class OutboundFrame {
   private prepared: PreparedFrame | undefined;
 
@@ -91,16 +90,22 @@ export class OutboundFrame {
     private readonly data: unknown,
   ) {}
 
-  sendTo(socket: RealtimeSocket): boolean {
+  sendTo(connection: Connection): boolean {
     this.prepared ??= new PreparedFrame(JSON.stringify({ event: this.event, data: this.data }));
-    return socket.sendPrepared(this.prepared);
+    return connection.sendPrepared(this.prepared);
   }
 
-  sendToAll(sockets: Iterable<RealtimeSocket>, exceptConnectionId?: string): number {
+  sendToAll(connections: Iterable<Connection>, exceptConnectionId?: string): number {
     let sent = 0;
-    for (const socket of sockets) {
-      if (socket.session.id !== exceptConnectionId && this.sendTo(socket)) sent += 1;
+    for (const connection of connections) {
+      if (connection.id !== exceptConnectionId && this.sendTo(connection)) sent += 1;
     }
     return sent;
   }
+}
+
+/** Targeted event names are publisher-chosen (`mololink.*`): one label for all keeps cardinality bounded. */
+function eventLabel(namespace: string, event: string): string {
+  const rule = namespaceByName(namespace)?.publish;
+  return rule?.to === 'targeted' ? rule.metricsLabel : event;
 }

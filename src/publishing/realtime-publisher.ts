@@ -2,25 +2,46 @@ import { BadRequestException, Inject, Injectable } from '@nestjs/common';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
 import { REVOCATION_STORE, type RevocationStore } from '../auth/revocation-store.js';
-import { IDENTIFIER_PATTERN, SessionEvent } from '../protocol/events.js';
+import { IDENTIFIER_PATTERN } from '../protocol/events.js';
 import { ErrorCode } from '../protocol/error-codes.js';
+import type { EventSpec, NamespaceDescriptor } from '../protocol/namespace-descriptor.js';
+import { MAIN, MOLOLINK, MOLOLINK_EVENT_PATTERN, NOTIFICATIONS, PROJECTS, TRACKING, type PushData } from '../protocol/namespace-descriptors.js';
+import { namespaceByName, type NamespaceName } from '../protocol/namespaces.js';
 import { BROKER, type Broker } from './broker.js';
 
-export type PushData = Readonly<Record<string, unknown>>;
+export type { PushData };
+export { MOLOLINK_EVENT_PATTERN };
 
 export interface Revocation {
   readonly jti?: string;
   readonly userId?: string;
 }
 
-/** Who receives a mololink event: listed users and/or holders of listed roles, or everyone with `all`. */
+/** Who receives a targeted event: listed users and/or holders of listed roles, or everyone with `all`. */
 export interface MololinkTarget {
   readonly userIds?: readonly string[];
   readonly roles?: readonly string[];
   readonly all?: boolean;
 }
 
-export const MOLOLINK_EVENT_PATTERN = /^mololink\.[a-z0-9_.-]{1,64}$/;
+/** A server-side publish to any namespace, as `POST /realtime/publish` takes it (docs/protocol.md §8). */
+export interface PublishRequest extends MololinkTarget {
+  readonly topic?: string;
+  readonly event?: string;
+  readonly data?: PushData;
+}
+
+/** Request fields that name targets; each publish rule allows some of them. */
+export const TARGET_FIELDS = ['topic', 'userIds', 'roles', 'all', 'event'] as const;
+type TargetField = (typeof TARGET_FIELDS)[number];
+
+const ALLOWED_FIELDS: Readonly<Record<NonNullable<NamespaceDescriptor['publish']>['to'], readonly TargetField[]>> = {
+  topic: ['topic'],
+  users: ['userIds'],
+  namespace: [],
+  targeted: ['userIds', 'roles', 'all', 'event'],
+};
+
 export const MAX_NOTIFICATION_USERS = 1000;
 
 /**
@@ -43,9 +64,10 @@ function requireIdentifier(field: string, value: string): void {
 }
 
 /**
- * Server-side publishing for host applications (docs/protocol.md §8), the one place that
- * knows what each namespace accepts. Everything goes through the broker, so the same call
- * reaches every node once Redis is configured.
+ * Server-side publishing (docs/protocol.md §8), for host applications, the HTTP API and the
+ * namespaces' own pushes: what each namespace accepts comes from its descriptor's publish
+ * rule. Everything goes through the broker, so the same call reaches every node once Redis
+ * is configured.
  */
 @Injectable()
 export class RealtimePublisher {
@@ -55,47 +77,74 @@ export class RealtimePublisher {
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
   ) {}
 
+  /** Publishes to `namespace` by its publish rule; PublishRejected when the request does not fit it. */
+  async publish(namespace: string, request: PublishRequest): Promise<void> {
+    const descriptor = namespaceByName(namespace);
+    const rule = descriptor?.publish;
+    const allowed = rule ? ALLOWED_FIELDS[rule.to] : [];
+    for (const field of TARGET_FIELDS) {
+      if (request[field] !== undefined && !allowed.includes(field)) {
+        throw new PublishRejected(field, 'forbidden', `${field} is not allowed for namespace ${namespace}`);
+      }
+    }
+    if (!descriptor || !rule) throw new PublishRejected('namespace', 'isIn', `namespace ${namespace} has no server-side publish`);
+    const data = request.data ?? {};
+    switch (rule.to) {
+      case 'topic': {
+        if (request.topic === undefined) throw new PublishRejected('topic', 'isDefined', `topic is required for namespace ${namespace}`);
+        requireIdentifier('topic', request.topic);
+        const key = descriptor.topic?.key;
+        await this.toTopics(descriptor, [request.topic], rule.push, key === undefined ? data : { ...data, [key]: request.topic });
+        return;
+      }
+      case 'users': {
+        const userIds = request.userIds ?? [];
+        if (userIds.length < 1 || userIds.length > MAX_NOTIFICATION_USERS) {
+          throw new PublishRejected('userIds', 'arrayLength', `userIds must list 1 to ${MAX_NOTIFICATION_USERS} users`);
+        }
+        await this.toTopics(descriptor, [...new Set(userIds)], rule.push, data);
+        return;
+      }
+      case 'namespace':
+        await this.broker.publish({ type: 'namespace', namespace: brokerName(descriptor), event: rule.push.event, data });
+        return;
+      case 'targeted':
+        await this.targeted(descriptor, rule.eventPattern, request, request.event ?? '', data);
+        return;
+    }
+  }
+
+  /**
+   * A namespace's push to the subscribers of `topics` (rooms, chat, the activity feed use it
+   * for their own events). `except`: a connection id that must not receive it.
+   */
+  async toTopics(descriptor: NamespaceDescriptor, topics: readonly string[], push: EventSpec, data: PushData, except?: string): Promise<void> {
+    await this.broker.publish({ type: 'topic', namespace: brokerName(descriptor), topics, event: push.event, data, ...(except !== undefined ? { except } : {}) });
+  }
+
   /** `tracking.update` to the subscribers of `trackingId`; the id is added to `data`. */
-  async trackingUpdate(trackingId: string, data: PushData): Promise<void> {
-    requireIdentifier('topic', trackingId);
-    await this.broker.publish({ type: 'topic', namespace: 'tracking', topics: [trackingId], event: 'tracking.update', data: { ...data, trackingId } });
+  trackingUpdate(trackingId: string, data: PushData): Promise<void> {
+    return this.publish(TRACKING.name, { topic: trackingId, data });
   }
 
   /** `project.update` to the subscribers of `projectId`; the id is added to `data`. */
-  async projectUpdate(projectId: string, data: PushData): Promise<void> {
-    requireIdentifier('topic', projectId);
-    await this.broker.publish({ type: 'topic', namespace: 'projects', topics: [projectId], event: 'project.update', data: { ...data, projectId } });
+  projectUpdate(projectId: string, data: PushData): Promise<void> {
+    return this.publish(PROJECTS.name, { topic: projectId, data });
   }
 
   /** `notification` to every subscribed connection of each user (1..1000 users). */
-  async notify(userIds: readonly string[], data: PushData): Promise<void> {
-    if (userIds.length < 1 || userIds.length > MAX_NOTIFICATION_USERS) {
-      throw new PublishRejected('userIds', 'arrayLength', `userIds must list 1 to ${MAX_NOTIFICATION_USERS} users`);
-    }
-    await this.broker.publish({ type: 'topic', namespace: 'notifications', topics: [...new Set(userIds)], event: 'notification', data });
+  notify(userIds: readonly string[], data: PushData): Promise<void> {
+    return this.publish(NOTIFICATIONS.name, { userIds, data });
   }
 
   /** A `mololink.*` event to its targets only; no target is an error, never a broadcast (finding 18). */
-  async mololink(target: MololinkTarget, event: string, data: PushData): Promise<void> {
-    if (!MOLOLINK_EVENT_PATTERN.test(event)) {
-      throw new PublishRejected('event', 'matches', `event must match ${MOLOLINK_EVENT_PATTERN.source}`);
-    }
-    const userIds = target.userIds ?? [];
-    const roles = target.roles ?? [];
-    if (target.all === true) {
-      if (userIds.length > 0 || roles.length > 0) throw new PublishRejected('all', 'exclusive', 'all cannot be combined with userIds or roles');
-      await this.broker.publish({ type: 'namespace', namespace: 'mololink', event, data });
-      return;
-    }
-    if (userIds.length === 0 && roles.length === 0) {
-      throw new PublishRejected('userIds', 'target', 'a mololink publish needs userIds, roles or all: true');
-    }
-    await this.broker.publish({ type: 'targeted', namespace: 'mololink', userIds, roles, event, data });
+  mololink(target: MololinkTarget, event: string, data: PushData): Promise<void> {
+    return this.targeted(MOLOLINK, MOLOLINK_EVENT_PATTERN, target, event, data);
   }
 
   /** `system.announcement` to every connection on /ws/main. */
-  async announce(data: PushData): Promise<void> {
-    await this.broker.publish({ type: 'namespace', namespace: 'main', event: SessionEvent.SYSTEM_ANNOUNCEMENT, data });
+  announce(data: PushData): Promise<void> {
+    return this.publish(MAIN.name, { data });
   }
 
   /** Closes every connection of `userId` with 4401, on every node. */
@@ -117,4 +166,29 @@ export class RealtimePublisher {
     if (revocation.userId !== undefined) await this.revocations.revokeUser(revocation.userId, now, until);
     await this.broker.publish({ type: 'close', jti: revocation.jti, userId: revocation.userId });
   }
+
+  private async targeted(descriptor: NamespaceDescriptor, pattern: RegExp, target: MololinkTarget, event: string, data: PushData): Promise<void> {
+    if (!pattern.test(event)) throw new PublishRejected('event', 'matches', `event must match ${pattern.source}`);
+    const userIds = target.userIds ?? [];
+    const roles = target.roles ?? [];
+    const namespace = brokerName(descriptor);
+    if (target.all === true) {
+      if (userIds.length > 0 || roles.length > 0) throw new PublishRejected('all', 'exclusive', 'all cannot be combined with userIds or roles');
+      await this.broker.publish({ type: 'namespace', namespace, event, data });
+      return;
+    }
+    if (userIds.length === 0 && roles.length === 0) {
+      throw new PublishRejected('userIds', 'target', `a ${descriptor.name} publish needs userIds, roles or all: true`);
+    }
+    await this.broker.publish({ type: 'targeted', namespace, userIds, roles, event, data });
+  }
+}
+
+/**
+ * Broker messages name contract namespaces (the Redis broker has one channel each); a
+ * namespace a host application added travels the same way under its own name, which the
+ * in-memory broker carries as is.
+ */
+function brokerName(descriptor: NamespaceDescriptor): NamespaceName {
+  return descriptor.name as NamespaceName;
 }

@@ -2,24 +2,18 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { WsResponse } from '@nestjs/websockets';
 import { AuthFailure, type Identity } from '../auth/identity.js';
 import { TokenVerifier } from '../auth/token-verifier.js';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import type { Connection } from '../connection/connection.js';
 import { ConnectionLifecycle } from '../connection/connection-lifecycle.js';
 import { ConnectionLimiter } from '../connection/connection-limiter.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
-import { RealtimeMetrics } from '../observability/realtime-metrics.js';
-import { SecurityAuditLog } from '../observability/security-audit-log.js';
+import { SecurityEvents } from '../observability/security-events.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { SessionEvent } from '../protocol/events.js';
+import { replyTo } from '../protocol/namespace-descriptor.js';
+import { type AuthOkData, type ExpiresAtData, SESSION } from '../protocol/namespace-descriptors.js';
 import { IDENTITY_REFRESH_LISTENERS, type IdentityRefreshListener } from './identity-refresh.listener.js';
 
-export interface AuthOkData {
-  readonly userId: string;
-  readonly expiresAt: string;
-}
-
-export interface AuthRefreshedData {
-  readonly expiresAt: string;
-}
+export type { AuthOkData };
+export type AuthRefreshedData = ExpiresAtData;
 
 /** In-band `auth` and `auth.refresh` (docs/protocol.md §4, findings 16 and 17). */
 @Injectable()
@@ -28,69 +22,61 @@ export class SessionAuthService {
     @Inject(TokenVerifier) private readonly verifier: TokenVerifier,
     @Inject(ConnectionLifecycle) private readonly lifecycle: ConnectionLifecycle,
     @Inject(ConnectionLimiter) private readonly limiter: ConnectionLimiter,
-    @Inject(RealtimeMetrics) private readonly metrics: RealtimeMetrics,
-    @Inject(SecurityAuditLog) private readonly audit: SecurityAuditLog,
+    @Inject(SecurityEvents) private readonly security: SecurityEvents,
     @Inject(IDENTITY_REFRESH_LISTENERS) private readonly refreshListeners: readonly IdentityRefreshListener[],
   ) {}
 
-  async authenticate(socket: RealtimeSocket, token: string): Promise<WsResponse<AuthOkData | AuthRefreshedData> | undefined> {
-    const session = socket.session;
-    const identity = await this.verifyOrFail(socket, token, session.namespace.authRequired && !session.authenticated);
-    if (session.closed) return undefined;
-    if (session.authenticated) {
-      return this.applyRefresh(socket, identity);
+  async authenticate(connection: Connection, token: string): Promise<WsResponse<AuthOkData | AuthRefreshedData> | undefined> {
+    const identity = await this.verifyOrFail(connection, token, connection.namespace.authRequired && !connection.authenticated);
+    if (connection.closed) return undefined;
+    if (connection.authenticated) {
+      return this.applyRefresh(connection, identity);
     }
     const leaseId = await this.limiter.acquireUser(identity.userId);
     if (leaseId === undefined) {
       throw RealtimeException.limitExceeded('Too many connections for this user', CloseCode.RATE_LIMIT_ABUSE);
     }
-    if (session.closed || session.authenticated) {
+    if (connection.closed || connection.authenticated) {
       // Closed, or a concurrent `auth` won the race while the slot was being taken.
       this.limiter.releaseUser(identity.userId, leaseId);
-      if (session.closed) return undefined;
-      return this.applyRefresh(socket, identity);
+      if (connection.closed) return undefined;
+      return this.applyRefresh(connection, identity);
     }
-    this.lifecycle.promote(socket, identity, leaseId);
-    return {
-      event: SessionEvent.AUTH_OK,
-      data: { userId: identity.userId, expiresAt: new Date(identity.expiresAt).toISOString() },
-    };
+    this.lifecycle.promote(connection, identity, leaseId);
+    return replyTo(SESSION.client.auth, { userId: identity.userId, expiresAt: new Date(identity.expiresAt).toISOString() });
   }
 
-  async refresh(socket: RealtimeSocket, token: string): Promise<WsResponse<AuthRefreshedData> | undefined> {
-    const identity = await this.verifyOrFail(socket, token, false);
-    if (socket.session.closed) return undefined;
-    return this.applyRefresh(socket, identity);
+  async refresh(connection: Connection, token: string): Promise<WsResponse<AuthRefreshedData> | undefined> {
+    const identity = await this.verifyOrFail(connection, token, false);
+    if (connection.closed) return undefined;
+    return this.applyRefresh(connection, identity);
   }
 
-  private applyRefresh(socket: RealtimeSocket, identity: Identity): WsResponse<AuthRefreshedData> {
-    const session = socket.session;
-    if (identity.userId !== session.userId) {
-      this.recordFailure(socket, 'sub_mismatch');
+  private applyRefresh(connection: Connection, identity: Identity): WsResponse<AuthRefreshedData> {
+    if (identity.userId !== connection.userId) {
+      this.recordFailure(connection, 'sub_mismatch');
       throw RealtimeException.unauthorized();
     }
-    this.lifecycle.refresh(socket, identity);
-    for (const listener of this.refreshListeners) listener.onIdentityRefreshed(socket, identity);
-    return { event: SessionEvent.AUTH_REFRESHED, data: { expiresAt: new Date(identity.expiresAt).toISOString() } };
+    this.lifecycle.refresh(connection, identity);
+    for (const listener of this.refreshListeners) listener.onIdentityRefreshed(connection, identity);
+    // `auth` on an authenticated connection answers as `auth.refresh` does.
+    return replyTo(SESSION.client.refresh, { expiresAt: new Date(identity.expiresAt).toISOString() });
   }
 
-  private async verifyOrFail(socket: RealtimeSocket, token: string, closeOnFailure: boolean): Promise<Identity> {
+  private async verifyOrFail(connection: Connection, token: string, closeOnFailure: boolean): Promise<Identity> {
     try {
       return await this.verifier.verify(token);
     } catch (err) {
       // A failing dependency (revocation store) is an INTERNAL_ERROR, not the client's bad token.
       if (!(err instanceof AuthFailure)) throw err;
-      this.recordFailure(socket, err.reason);
+      this.recordFailure(connection, err.reason);
       throw RealtimeException.unauthorized(closeOnFailure ? CloseCode.UNAUTHORIZED : undefined);
     }
   }
 
   /** The reason is for operators only; the client always gets the same UNAUTHORIZED. */
-  private recordFailure(socket: RealtimeSocket, reason: string): void {
-    const session = socket.session;
-    const namespace = session.namespace.name;
-    this.metrics.authFailures.inc({ namespace, reason });
-    this.metrics.signal(namespace, 'authFailures');
-    this.audit.record('auth_failure', session.ipHash, { namespace, reason, connectionId: session.id, inBand: true });
+  private recordFailure(connection: Connection, reason: string): void {
+    
+    this.security.authFailure(reason, { namespace: connection.namespace.name, ipHash: connection.ipHash, fields: { connectionId: connection.id, inBand: true } });
   }
 }

@@ -1,36 +1,39 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { WsResponse } from '@nestjs/websockets';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
-import { REALTIME_AUTHORIZATION, type RealtimeAuthorization } from '../auth/realtime-authorization.js';
-import type { RealtimeSocket } from '../connection/client-session.js';
+import type { Connection } from '../connection/connection.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
-import { BROKER, type Broker } from '../publishing/broker.js';
-import { NamespaceSubscriptions } from './namespace-subscriptions.js';
+import { COLLABORATION } from '../protocol/namespace-descriptors.js';
+import { RealtimePublisher } from '../publishing/realtime-publisher.js';
 import { ROOM_PRESENCE_STORE, type RoomMember, type RoomPresenceStore } from './room-presence.store.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
+import { TopicSubscriptions } from './topic-subscriptions.service.js';
+
+const { message, presence } = COLLABORATION.push;
 
 /**
  * Collaboration rooms (topic = roomId). Local delivery goes through the registry; who is
  * in a room across nodes lives in the `RoomPresenceStore`. Presence is per user: `join`
  * when a user's first connection enters, `leave` when the last one goes, on any close
- * path (finding 20: empty rooms vanish with their last member).
+ * path (the registry's leave hook; finding 20: empty rooms vanish with their last member).
  */
 @Injectable()
-export class CollaborationRooms extends NamespaceSubscriptions implements OnApplicationShutdown {
+export class CollaborationRooms implements OnApplicationShutdown {
   /** Announces the leave of members whose node died (they could not announce it themselves). */
   private readonly departedSweep: NodeJS.Timeout;
 
   constructor(
     @Inject(SubscriptionRegistry) registry: SubscriptionRegistry,
-    @Inject(REALTIME_AUTHORIZATION) authorization: RealtimeAuthorization,
-    @Inject(BROKER) private readonly broker: Broker,
+    @Inject(TopicSubscriptions) private readonly topics: TopicSubscriptions,
+    @Inject(RealtimePublisher) private readonly publisher: RealtimePublisher,
     @Inject(ROOM_PRESENCE_STORE) private readonly presenceStore: RoomPresenceStore,
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
     @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
   ) {
-    super('collaboration', registry, authorization);
+    registry.onLeave(COLLABORATION.name, (connection, roomId, reason) => {
+      if (reason !== 'rejected') this.announceLeave(connection, roomId);
+    });
     this.departedSweep = setInterval(() => void this.announceDeparted(), DEPARTED_SWEEP_MS);
     this.departedSweep.unref();
   }
@@ -47,52 +50,42 @@ export class CollaborationRooms extends NamespaceSubscriptions implements OnAppl
     }
   }
 
-  async join(socket: RealtimeSocket, roomId: string): Promise<readonly RoomMember[]> {
-    const member = memberOf(socket);
-    const alreadyIn = this.registry.isSubscribed(socket, roomId);
-    if (!alreadyIn) await this.subscribe(socket, roomId);
-    const result = await this.presenceStore.join(roomId, socket.session.id, member, this.config.maxRoomMembers);
+  async join(connection: Connection, roomId: string): Promise<readonly RoomMember[]> {
+    const member = memberOf(connection);
+    if (!connection.hasTopic(roomId)) await this.topics.subscribe(connection, roomId);
+    const result = await this.presenceStore.join(roomId, connection.id, member, this.config.maxRoomMembers);
     if (!result.joined) {
-      this.registry.unsubscribe(socket, roomId);
+      this.topics.reject(connection, roomId);
       throw RealtimeException.limitExceeded('Room is full');
     }
-    if (socket.session.closed || !this.registry.isSubscribed(socket, roomId)) {
+    if (connection.closed || !connection.hasTopic(roomId)) {
       // Closed or left while the store answered: undo, so nothing is left behind.
-      await this.presenceStore.leave(roomId, socket.session.id, member.userId);
+      await this.presenceStore.leave(roomId, connection.id, member.userId);
       return result.members;
     }
-    if (result.firstOfUser) this.presence(socket.session.id, member, roomId, 'join');
+    if (result.firstOfUser) this.presence(connection.id, member, roomId, 'join');
     return result.members;
   }
 
-  leave(socket: RealtimeSocket, roomId: string): void {
-    if (this.unsubscribe(socket, roomId)) this.afterDrop(socket, roomId);
+  leave(connection: Connection, roomId: string): void {
+    this.topics.unsubscribe(connection, roomId);
   }
 
-  async broadcast(socket: RealtimeSocket, roomId: string, data: Record<string, unknown>): Promise<void> {
-    this.assertMember(socket, roomId);
-    await this.broker.publish({
-      type: 'topic',
-      namespace: this.namespace,
-      topics: [roomId],
-      event: 'room.message',
-      data: { roomId, from: memberOf(socket), data, timestamp: new Date().toISOString() },
-      except: socket.session.id,
-    });
+  async broadcast(connection: Connection, roomId: string, data: Record<string, unknown>): Promise<void> {
+    this.topics.assertMember(connection, roomId);
+    await this.publisher.toTopics(
+      COLLABORATION,
+      [roomId],
+      message,
+      { roomId, from: memberOf(connection), data, timestamp: new Date().toISOString() },
+      connection.id,
+    );
   }
 
-  override handleDisconnect(socket: RealtimeSocket): void {
-    for (const roomId of this.registry.removeConnection(socket)) this.afterDrop(socket, roomId);
-  }
-
-  protected droppedFrame(roomId: string): WsResponse<Record<string, unknown>> {
-    return { event: 'room.left', data: { roomId } };
-  }
-
-  /** After a socket left `roomId`: tell the others if its user has no connection left there. */
-  protected override afterDrop(socket: RealtimeSocket, roomId: string): void {
-    const connectionId = socket.session.id;
-    const member = memberOf(socket);
+  /** After a connection left `roomId` (any way): tell the others if its user has no connection left there. */
+  private announceLeave(connection: Connection, roomId: string): void {
+    const connectionId = connection.id;
+    const member = memberOf(connection);
     this.presenceStore.leave(roomId, connectionId, member.userId).then(
       (lastOfUser) => {
         if (lastOfUser) this.presence(connectionId, member, roomId, 'leave');
@@ -102,15 +95,8 @@ export class CollaborationRooms extends NamespaceSubscriptions implements OnAppl
   }
 
   private presence(connectionId: string, user: RoomMember, roomId: string, action: 'join' | 'leave'): void {
-    this.broker
-      .publish({
-        type: 'topic',
-        namespace: this.namespace,
-        topics: [roomId],
-        event: 'room.presence',
-        data: { roomId, action, user },
-        except: connectionId,
-      })
+    this.publisher
+      .toTopics(COLLABORATION, [roomId], presence, { roomId, action, user }, connectionId)
       .catch((err: unknown) => this.logger.warn('room presence publish failed', describeError(err)));
   }
 }
@@ -118,7 +104,7 @@ export class CollaborationRooms extends NamespaceSubscriptions implements OnAppl
 /** How often rooms are checked for members of dead nodes. */
 const DEPARTED_SWEEP_MS = 5000;
 
-function memberOf(socket: RealtimeSocket): RoomMember {
-  const identity = socket.session.identity;
+function memberOf(connection: Connection): RoomMember {
+  const identity = connection.identity;
   return { userId: identity?.userId ?? '', username: identity?.username ?? '' };
 }

@@ -1,8 +1,7 @@
+import type { RoomMemberData } from '../protocol/namespace-descriptors.js';
+
 /** A member of a collaboration room as others see it. */
-export interface RoomMember {
-  readonly userId: string;
-  readonly username: string;
-}
+export type RoomMember = RoomMemberData;
 
 export interface RoomJoinResult {
   /** False when the room already had `maxMembers` connections. */

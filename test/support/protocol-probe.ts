@@ -8,8 +8,9 @@
  * this, the spec's `codeEventTables` can read that instead and this file can go.
  *
  * Runs in a plain node process on the compiled test build (build/test/support/protocol-probe.js,
- * from `npm run build:test`): jest cannot load the gateways, whose CommonJS dependencies
- * (@nestjs/throttler) require the ESM-only Nest packages. Results are plain JSON.
+ * from `npm run build:test`). Results are plain JSON. The namespace descriptors
+ * (src/protocol/namespace-descriptors.ts) now declare the events too; the data samples the
+ * spec checks still come from running the code, so both stay.
  */
 import 'reflect-metadata';
 import { readdirSync } from 'node:fs';
@@ -24,8 +25,10 @@ import type { BrokerMessage } from '../../src/publishing/broker.js';
 import { RealtimePublisher } from '../../src/publishing/realtime-publisher.js';
 import { SessionEvent } from '../../src/protocol/events.js';
 import { NAMESPACES, type NamespaceName } from '../../src/protocol/namespaces.js';
+import { MOLOLINK, MOLOLINK_EVENT_PATTERN, TRACKING } from '../../src/protocol/namespace-descriptors.js';
 import { SessionAuthService } from '../../src/session/session-auth.service.js';
-import { NamespaceSubscriptions } from '../../src/subscriptions/namespace-subscriptions.js';
+import { TopicSubscriptions } from '../../src/subscriptions/topic-subscriptions.service.js';
+import type { Connection } from '../../src/connection/connection.js';
 
 type Class = abstract new (...args: never[]) => object;
 
@@ -120,28 +123,36 @@ export async function probeProtocol(): Promise<ProtocolTables> {
   const identity = { userId: 'u-1', username: 'probe', roles: ['admin'], claims: {}, expiresAt: Date.now() + 3_600_000 };
   const member = { userId: 'u-1', username: 'probe' };
   // One fake standing in for every dependency: config values, broker, registry, authorization,
-  // stores, verifier, limiter, lifecycle, logger, metrics. Only the broker records.
+  // stores, verifier, limiter, lifecycle, logger, metrics. Only the broker records; the
+  // registry runs the namespaces' leave hooks as the real one does.
+  const leaveHooks = new Map<string, (connection: unknown, topic: string, reason: string) => void>();
   const world: Record<string, unknown> = {
     revocationTtlMs: 1000, chatHistoryTtlMs: 60_000, chatHistorySize: 100, maxRoomMembers: 500, maxSubscriptions: 100,
     publish: async (message: BrokerMessage) => {
       if (message.type !== 'close') recorded.push({ path: pathOf(message.namespace), event: message.event, data: { ...message.data } });
     },
-    subscribe: () => 'subscribed', unsubscribe: () => true, isSubscribed: () => true, topicsOf: () => ['1'], removeConnection: () => ['1'],
+    subscribe: () => 'subscribed', isSubscribed: () => true, topicsOf: () => ['1'], removeConnection: () => ['1'],
+    onLeave: (ns: string, hook: (connection: unknown, topic: string, reason: string) => void) => leaveHooks.set(ns, hook),
+    unsubscribe: (connection: { namespace: { name: string } }, topic: string, reason = 'left') => {
+      leaveHooks.get(connection.namespace.name)?.(connection, topic, reason);
+      return true;
+    },
     canSubscribe: () => allow,
     join: async () => ({ joined: true, firstOfUser: true, members: [member] }), leave: async () => true, sweepDeparted: async () => [],
     append: async () => undefined, recent: async () => [], sweep: async () => undefined,
     verify: async () => identity, acquireUser: async () => 'lease', releaseUser: () => undefined,
-    promote: () => undefined, refresh: () => undefined, record: () => undefined, warn: () => undefined, add: () => undefined,
+    promote: () => undefined, refresh: () => undefined, record: () => undefined, warn: () => undefined, add: () => undefined, authFailure: () => undefined,
     revokeToken: async () => undefined, revokeUser: async () => undefined,
   };
+  // A Connection as handlers and services see it.
   const socketOn = (ns: NamespaceName, authenticated: boolean) => ({
-    session: {
-      id: 'c-1', userId: authenticated ? identity.userId : undefined, identity: authenticated ? identity : undefined,
-      authenticated, closed: false, namespace: { name: ns, path: pathOf(ns), authRequired: NAMESPACES[ns].authRequired },
-    },
-    sendFrame: (text: string) => {
+    id: 'c-1', userId: authenticated ? identity.userId : undefined, identity: authenticated ? identity : undefined,
+    authenticated, closed: false, namespace: NAMESPACES[ns],
+    hasTopic: () => true, topics: () => ['1'],
+    send: (text: string) => {
       const frame = JSON.parse(text) as { event: string; data: Record<string, unknown> };
       recorded.push({ path: pathOf(ns), event: frame.event, data: frame.data });
+      return true;
     },
   });
   // A body with a value for every field a handler reads (validation is not part of the probe).
@@ -149,22 +160,28 @@ export async function probeProtocol(): Promise<ProtocolTables> {
   const settle = () => new Promise((resolve) => setImmediate(resolve));
 
   const tables = new Map<string, { client: Map<string, GatewayHandler>; server: Map<string, Record<string, unknown>[]> }>();
-  const services: NamespaceSubscriptions[] = [];
-  const sessionAuth = new SessionAuthService(...([world, world, world, world, world, []] as unknown as ConstructorParameters<typeof SessionAuthService>));
+  const sessionAuth = new SessionAuthService(...([world, world, world, world, []] as unknown as ConstructorParameters<typeof SessionAuthService>));
+  const topics = new TopicSubscriptions(...([world, world] as unknown as ConstructorParameters<typeof TopicSubscriptions>));
+  const publisher = new RealtimePublisher(...([world, world, world] as unknown as ConstructorParameters<typeof RealtimePublisher>));
+  const shared = new Map<unknown, unknown>([[SessionAuthService, sessionAuth], [TopicSubscriptions, topics], [RealtimePublisher, publisher]]);
+  const timers: { onApplicationShutdown?: () => void }[] = [];
+  // A gateway's dependencies: the shared services above, namespace services built from their
+  // own constructor types, fakes for everything else.
+  const make = (type: unknown): unknown => {
+    if (shared.has(type)) return shared.get(type);
+    const params = typeof type === 'function' ? ((Reflect.getMetadata('design:paramtypes', type) ?? []) as unknown[]) : [];
+    if (typeof type !== 'function' || params.length === 0 || !/Rooms|Chat/.test(type.name)) return world;
+    const service = new (type as new (...args: unknown[]) => { onApplicationShutdown?: () => void })(...params.map(make));
+    shared.set(type, service);
+    timers.push(service);
+    return service;
+  };
   for (const gateway of await gatewayClasses()) {
     const handlers = handlersOf(gateway);
     const path = handlers[0]?.path ?? (Reflect.getMetadata(GATEWAY_OPTIONS, gateway) as { path: string }).path;
     const ns = (Object.keys(NAMESPACES) as NamespaceName[]).find((name) => NAMESPACES[name].path === path)!;
     tables.set(path, { client: new Map(handlers.map((h) => [h.event, h])), server: new Map() });
-    const deps = ((Reflect.getMetadata('design:paramtypes', gateway) ?? []) as Class[]).map((type) => {
-      if (type === SessionAuthService) return sessionAuth;
-      if (typeof type === 'function' && type.prototype instanceof NamespaceSubscriptions) {
-        const service = new (type as unknown as new (...args: unknown[]) => NamespaceSubscriptions)(world, world, world, world, world, world);
-        services.push(service);
-        return service;
-      }
-      return world;
-    });
+    const deps = ((Reflect.getMetadata('design:paramtypes', gateway) ?? []) as Class[]).map(make);
     const instance = new gateway(...deps) as Record<string, (...args: unknown[]) => unknown>;
     for (const handler of handlers) {
       // `auth` twice: on a pending connection (auth.ok) and on an authenticated one (auth.refreshed).
@@ -176,15 +193,16 @@ export async function probeProtocol(): Promise<ProtocolTables> {
   }
   // Subscriptions a refreshed token no longer allows are dropped with their `*.unsubscribed` / `*.left`.
   allow = false;
-  for (const service of services) service.onIdentityRefreshed(socketOn(service.namespace, true) as never, identity as never);
+  for (const ns of Object.keys(NAMESPACES) as NamespaceName[]) topics.onIdentityRefreshed(socketOn(ns, true) as unknown as Connection, identity as never);
   await settle();
-  for (const service of services) (service as { onApplicationShutdown?: () => void }).onApplicationShutdown?.();
+  for (const service of timers) service.onApplicationShutdown?.();
 
   // Server-side publishing: every method of RealtimePublisher must be probed here.
-  const publisher = new RealtimePublisher(...([world, world, world] as unknown as ConstructorParameters<typeof RealtimePublisher>));
   const calls: Record<string, unknown[]> = {
+    publish: ['tracking', { topic: 'T-1', data: {} }], toTopics: [TRACKING, ['T-1'], TRACKING.push.update, { trackingId: 'T-1' }],
     trackingUpdate: ['T-1', {}], projectUpdate: ['P-1', {}], notify: [['u-1'], {}],
-    mololink: [{ userIds: ['u-1'] }, 'mololink.probe', {}], announce: [{}], disconnectUser: ['u-1'], revoke: [{ userId: 'u-1' }],
+    mololink: [{ userIds: ['u-1'] }, 'mololink.probe', {}], targeted: [MOLOLINK, MOLOLINK_EVENT_PATTERN, { userIds: ['u-1'] }, 'mololink.probe', {}],
+    announce: [{}], disconnectUser: ['u-1'], revoke: [{ userId: 'u-1' }],
   };
   const namespaceBound = new Set<string>();
   for (const method of Object.getOwnPropertyNames(RealtimePublisher.prototype).filter((m) => m !== 'constructor')) {
@@ -194,7 +212,7 @@ export async function probeProtocol(): Promise<ProtocolTables> {
     await (publisher as unknown as Record<string, (...a: unknown[]) => Promise<void>>)[method]!(...args);
     for (const r of recorded.slice(before)) namespaceBound.add(r.event);
   }
-  await new BroadcastActivitySink(world as never, { maxBufferedBytes: 1024 * 1024 } as never).write([{ type: 'probe', userId: 'u-1', timestamp: new Date(0).toISOString() }]);
+  await new BroadcastActivitySink(publisher, { maxBufferedBytes: 1024 * 1024 } as never).write([{ type: 'probe', userId: 'u-1', timestamp: new Date(0).toISOString() }]);
 
   for (const { path, event, data } of recorded) {
     const server = tables.get(path)?.server;

@@ -29,6 +29,7 @@ import { ConnectionLimiter } from '../../src/connection/connection-limiter.js';
 import { HandshakeRateLimiter } from '../../src/connection/handshake-rate-limiter.js';
 import { SecurityAuditLog } from '../../src/observability/security-audit-log.js';
 import { ROOM_PRESENCE_STORE, type RoomPresenceStore } from '../../src/subscriptions/room-presence.store.js';
+import { EchoGateway } from './echo-namespace.js';
 
 export interface HarnessConfig {
   readonly options: RealtimeOptions;
@@ -44,6 +45,8 @@ export interface HarnessConfig {
   readonly exposeGc?: boolean;
   /** Fault injection: the authorization provider throws for this topic (any namespace), so that handler fails unexpectedly. */
   readonly throwingTopic?: string;
+  /** Also serves the test-only namespace of `echo-namespace.ts` (/ws/echo-test). */
+  readonly echoNamespace?: boolean;
   /** Listen on this port instead of a free one (restart tests reuse the port of a stopped server). */
   readonly port?: number;
   /** Address to listen on (default 127.0.0.1); `::` listens dual-stack. */
@@ -142,7 +145,11 @@ async function main(): Promise<void> {
       useValue: { write: async (items: readonly ActivityItem[]) => void process.stdout.write(JSON.stringify({ activityBatch: items }) + '\n') },
     });
   }
-  const app: INestApplication = await bootstrapRealtimeApp({ env: {}, ...config.options }, { port: config.port ?? 0, host: config.host ?? '127.0.0.1' }, { overrides });
+  const app: INestApplication = await bootstrapRealtimeApp(
+    { env: {}, ...config.options },
+    { port: config.port ?? 0, host: config.host ?? '127.0.0.1' },
+    { overrides, gateways: config.echoNamespace ? [EchoGateway] : [] },
+  );
   const address = app.getHttpServer().address() as { port: number };
   const publisher = app.get(RealtimePublisher);
   if (config.alertEvents) {

@@ -38,4 +38,19 @@ describe('TalliedHistogram (per-frame durations kept off prom-client on the hot 
     expect(t.count).toBe(0);
     expect(await tallied.metrics()).not.toContain('event="ping"');
   });
+
+  it('rests on prom-client private API that still exists and is still what the registry calls (fails when prom-client changes it)', async () => {
+    expect(typeof (Histogram.prototype as unknown as Record<string, unknown>).getForPromString).toBe('function');
+    const { tallied, histogram } = pair();
+    histogram.tally({ namespace: 'main', event: 'ping' }).observe(0.002);
+    const calls: string[] = [];
+    const own = histogram.getForPromString.bind(histogram);
+    histogram.getForPromString = async () => {
+      calls.push('getForPromString');
+      return own();
+    };
+    await tallied.metrics();
+    await tallied.getMetricsAsJSON();
+    expect(calls).toEqual(['getForPromString', 'getForPromString']);
+  });
 });

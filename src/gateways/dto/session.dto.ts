@@ -1,5 +1,5 @@
 import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
-import { MAX_TOKEN_LENGTH } from '../../config/realtime-options.js';
+import { MAX_TOKEN_LENGTH } from '../../protocol/events.js';
 
 /** `auth` and `auth.refresh` payload. */
 export class TokenDto {

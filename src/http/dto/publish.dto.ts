@@ -1,13 +1,23 @@
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsObject, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsObject, IsOptional, IsString, Length, Matches, ValidateBy } from 'class-validator';
 import { IDENTIFIER_PATTERN } from '../../protocol/events.js';
-import { NAMESPACE_NAMES, type NamespaceName } from '../../protocol/namespaces.js';
+import { knownNamespaces, namespaceByName } from '../../protocol/namespaces.js';
 
 export const MAX_PUBLISH_DATA_BYTES = 64 * 1024;
 
+/** One of the namespaces served (the contract's, and any a host application added); reported as `isIn`. */
+const IsKnownNamespace = (): PropertyDecorator =>
+  ValidateBy({
+    name: 'isIn',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && namespaceByName(value) !== undefined,
+      defaultMessage: () => `namespace must be one of the following values: ${[...knownNamespaces()].map((ns) => ns.name).join(', ')}`,
+    },
+  });
+
 /** `POST /realtime/publish` body (docs/protocol.md §8); per-namespace rules are checked after. */
 export class PublishDto {
-  @IsIn([...NAMESPACE_NAMES])
-  namespace!: NamespaceName;
+  @IsKnownNamespace()
+  namespace!: string;
 
   @IsOptional()
   @IsString()

@@ -1,11 +1,11 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { ActivityBuffer } from '../activity/activity-buffer.js';
-import { CHAT_HISTORY_STORE, type ChatHistoryStore } from '../chat/chat-history.store.js';
-import { ConnectionRegistry } from '../connection/connection-registry.js';
-import { NAMESPACE_NAMES } from '../protocol/namespaces.js';
-import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
-import { BROKER, type Broker } from '../publishing/broker.js';
-import { RealtimeMetrics } from './realtime-metrics.js';
+import { ActivityBuffer } from './activity/activity-buffer.js';
+import { CHAT_HISTORY_STORE, type ChatHistoryStore } from './chat/chat-history.store.js';
+import { ConnectionRegistry } from './connection/connection-registry.js';
+import { NAMESPACE_NAMES } from './protocol/namespaces.js';
+import { SubscriptionRegistry } from './subscriptions/subscription-registry.js';
+import { BROKER, type Broker } from './publishing/broker.js';
+import { RealtimeMetrics } from './observability/realtime-metrics.js';
 
 interface BrokerCounters {
   stats(): { publishFailures: number; rejected: Readonly<Record<string, number>> };
@@ -34,7 +34,7 @@ export class MetricsSources implements OnModuleInit {
         return NAMESPACE_NAMES.map((ns) => {
           let oldest = now;
           const sockets = this.connections.inNamespace(ns);
-          for (const socket of sockets) oldest = Math.min(oldest, socket.session.openedAt);
+          for (const socket of sockets) oldest = Math.min(oldest, socket.openedAt);
           return [ns, sockets.size, (now - oldest) / 1000] as const;
         });
       },
