@@ -2,32 +2,21 @@
  * The wire contract as TypeScript types, for the client: which events each namespace path
  * accepts, what they answer and what the server pushes (docs/protocol.md §3–§5, §10).
  *
- * Built only from `import type` of the server's own DTO classes and types, so a change to a
- * DTO changes the client's types with it and nothing is typed twice. Type-only imports are
- * erased by the bundler: no server code reaches the client bundle (the build checks this).
- * This file is the one place that pairs events with payloads; keep it that way.
+ * Derived, with `import type` only, from the server's namespace descriptors (the one
+ * declaration of each namespace's events, DTOs, replies and pushes), so a change there changes
+ * the client's types with it and nothing is typed twice. Type-only imports are erased by the
+ * bundler: no server code reaches the client bundle (the build checks this).
  */
 import type { ActivityItem } from '../../src/activity/activity-sink.js';
 import type { ChatMessage } from '../../src/chat/chat-history.store.js';
 import type { ErrorEnvelope } from '../../src/filters/ws-exception.filter.js';
-import type {
-  ActivityReportDto,
-  CommodityIdDto,
-  CommodityMessageDto,
-  NotificationsSubscribeDto,
-  ProjectIdDto,
-  RoomBroadcastDto,
-  RoomIdDto,
-} from '../../src/gateways/dto/namespace.dto.js';
-import type { EmptyDto, TokenDto } from '../../src/gateways/dto/session.dto.js';
-import type { TrackingIdDto } from '../../src/gateways/dto/tracking.dto.js';
-import type { RealtimeGateway } from '../../src/gateways/realtime.gateway.js';
 import type { CLOSE_REASONS } from '../../src/protocol/close-codes.js';
 import type { ErrorCode } from '../../src/protocol/error-codes.js';
 import type { NAMESPACES, NamespaceName } from '../../src/protocol/namespaces.js';
 import type { PushData } from '../../src/publishing/realtime-publisher.js';
-import type { AuthOkData, AuthRefreshedData } from '../../src/session/session-auth.service.js';
 import type { RoomMember } from '../../src/subscriptions/room-presence.store.js';
+import type { ClientEventSpec, EventSpec, NamespaceDescriptor, PayloadOf } from '../../src/protocol/namespace-descriptor.js';
+import type { NamespaceDescriptors, SESSION } from '../../src/protocol/namespace-descriptors.js';
 
 export type { ActivityItem, ChatMessage, ErrorCode, NamespaceName, RoomMember };
 
@@ -62,18 +51,8 @@ export interface RecoveryAnswer {
   readonly publications?: ReadonlyArray<{ readonly offset: number; readonly data: PushData }>;
 }
 
-/** `since` is only sent on resubscribe, by the client itself. */
-type Recoverable<T> = T & { readonly since?: StreamPosition };
-
-/** The `connected` push: first frame of every connection. */
-export interface ConnectedData {
-  readonly connectionId: string;
-  readonly namespace: NamespaceName;
-  readonly authenticated: boolean;
-  readonly userId: string | null;
-  readonly expiresAt: string | null;
-  readonly heartbeatMs: number;
-}
+/** The `connected` push: first frame of every connection (its namespace one of the table's names). */
+export type ConnectedData = Omit<PayloadOf<(typeof SESSION)['push']['connected']>, 'namespace'> & { readonly namespace: NamespaceName };
 
 /** One request: what is sent (`data`) and the `data` of the answer. */
 interface Req<D, A> {
@@ -81,21 +60,15 @@ interface Req<D, A> {
   readonly answer: A;
 }
 
-type PongData = ReturnType<RealtimeGateway['ping']>['data'];
+type SessionClient = (typeof SESSION)['client'];
+/** Session events, on every path (docs/protocol.md §4); `auth` on an authenticated connection answers like `auth.refresh`. */
+export type SessionRequests = {
+  [K in keyof SessionClient as SessionClient[K]['event']]: K extends 'auth'
+    ? Req<InstanceType<SessionClient[K]['dto']>, PayloadOf<SessionClient['auth']['reply']> | PayloadOf<SessionClient['refresh']['reply']>>
+    : Req<InstanceType<SessionClient[K]['dto']>, PayloadOf<SessionClient[K]['reply']>>;
+};
 
-/** Session events, on every path (docs/protocol.md §4). */
-export interface SessionRequests {
-  auth: Req<TokenDto, AuthOkData | AuthRefreshedData>;
-  'auth.refresh': Req<TokenDto, AuthRefreshedData>;
-  ping: Req<EmptyDto, PongData>;
-}
-
-export interface SessionPushes {
-  'auth.expiring': { readonly expiresAt: string };
-}
-
-/** `*.unsubscribed` pushed after a refresh whose claims no longer allow a subscription. */
-type Revoked<T> = T & { readonly reason?: 'revoked' };
+export type SessionPushes = { [E in (typeof SESSION)['push']['expiring'] as E['event']]: PayloadOf<E> };
 
 interface NamespaceProtocol {
   /** Requests with an answer. */
@@ -105,78 +78,32 @@ interface NamespaceProtocol {
   pushes: Record<string, unknown>;
 }
 
+/**
+ * The subscribes of the recoverable streams (docs/protocol.md §10: tracking, projects,
+ * notifications): the client adds `since` when it resubscribes, and their answers may carry
+ * a position and recovered publications.
+ */
+type RecoverableSubscribe = 'tracking.subscribe' | 'project.subscribe' | 'notifications.subscribe';
+
+type ClientSpecs<D extends NamespaceDescriptor> = D['client'][keyof D['client']];
+type WithReply = { readonly reply: EventSpec };
+type RequestOf<S extends ClientEventSpec & WithReply> = S['event'] extends RecoverableSubscribe
+  ? Req<InstanceType<S['dto']> & { readonly since?: StreamPosition }, PayloadOf<S['reply']> & RecoveryAnswer>
+  : Req<InstanceType<S['dto']>, PayloadOf<S['reply']>>;
+/** The push announcing a dropped subscription (`*.unsubscribed`, `room.left`, …), when the namespace has topics. */
+type DroppedPush<D extends NamespaceDescriptor> = D['topic'] extends { readonly dropped: infer E extends EventSpec } ? { [K in E['event']]: PayloadOf<E> } : {};
+/** Publisher-named events (`mololink.*`): any name under the namespace's own prefix. */
+type TargetedPush<D extends NamespaceDescriptor> = D['publish'] extends { readonly to: 'targeted' } ? { [K in `${D['name']}.${string}`]: PushData } : {};
+
+/** One namespace's events, derived from its descriptor (src/protocol/namespace-descriptors.ts). */
+type ProtocolOf<D extends NamespaceDescriptor> = {
+  requests: { [S in ClientSpecs<D> as S extends WithReply ? S['event'] : never]: S extends WithReply ? RequestOf<S> : never };
+  sends: { [S in ClientSpecs<D> as S extends WithReply ? never : S['event']]: InstanceType<S['dto']> };
+  pushes: { [E in D['push'][keyof D['push']] as E['event']]: PayloadOf<E> } & DroppedPush<D> & TargetedPush<D>;
+};
+
 /** Per-namespace events (docs/protocol.md §5); keys are the namespace short names. */
-export interface Protocol {
-  main: {
-    requests: {};
-    sends: {};
-    pushes: { 'system.announcement': PushData };
-  };
-  tracking: {
-    requests: {
-      'tracking.subscribe': Req<Recoverable<TrackingIdDto>, TrackingIdDto & RecoveryAnswer>;
-      'tracking.unsubscribe': Req<TrackingIdDto, TrackingIdDto>;
-    };
-    sends: {};
-    pushes: {
-      'tracking.update': TrackingIdDto & PushData;
-      'tracking.unsubscribed': Revoked<TrackingIdDto>;
-    };
-  };
-  notifications: {
-    requests: {
-      'notifications.subscribe': Req<Recoverable<NotificationsSubscribeDto>, Required<NotificationsSubscribeDto> & RecoveryAnswer>;
-      'notifications.unsubscribe': Req<EmptyDto, Required<NotificationsSubscribeDto>>;
-    };
-    sends: {};
-    pushes: {
-      notification: PushData;
-      'notifications.unsubscribed': Revoked<Required<NotificationsSubscribeDto>>;
-    };
-  };
-  projects: {
-    requests: {
-      'project.subscribe': Req<Recoverable<ProjectIdDto>, ProjectIdDto & RecoveryAnswer>;
-      'project.unsubscribe': Req<ProjectIdDto, ProjectIdDto>;
-    };
-    sends: {};
-    pushes: {
-      'project.update': ProjectIdDto & PushData;
-      'project.unsubscribed': Revoked<ProjectIdDto>;
-    };
-  };
-  collaboration: {
-    requests: {
-      'room.join': Req<RoomIdDto, RoomIdDto & { readonly members: readonly RoomMember[] }>;
-      'room.leave': Req<RoomIdDto, RoomIdDto>;
-    };
-    sends: { 'room.broadcast': RoomBroadcastDto };
-    pushes: {
-      'room.presence': RoomIdDto & { readonly action: 'join' | 'leave'; readonly user: RoomMember };
-      'room.message': RoomIdDto & { readonly from: RoomMember; readonly data: RoomBroadcastDto['data']; readonly timestamp: string };
-      'room.left': Revoked<RoomIdDto>;
-    };
-  };
-  commodity: {
-    requests: {
-      'commodity.join': Req<CommodityIdDto, CommodityIdDto & { readonly history: readonly ChatMessage[] }>;
-      'commodity.leave': Req<CommodityIdDto, CommodityIdDto>;
-      'commodity.message': Req<CommodityMessageDto, Pick<ChatMessage, 'id'>>;
-    };
-    sends: {};
-    pushes: { 'commodity.message': ChatMessage; 'commodity.left': Revoked<CommodityIdDto> };
-  };
-  activity: {
-    requests: { 'activity.subscribe': Req<EmptyDto, {}> };
-    sends: { 'activity.report': ActivityReportDto };
-    pushes: { 'activity.batch': { readonly items: readonly ActivityItem[] }; 'activity.unsubscribed': Revoked<{}> };
-  };
-  mololink: {
-    requests: {};
-    sends: {};
-    pushes: { [event: `mololink.${string}`]: PushData };
-  };
-}
+export type Protocol = { [N in keyof NamespaceDescriptors]: ProtocolOf<NamespaceDescriptors[N]> };
 
 // Every namespace of the server's table has an entry, and each entry has the right shape.
 type Check<T extends true> = T;

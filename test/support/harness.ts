@@ -111,11 +111,11 @@ export async function startServer(config: Partial<HarnessConfig> & { options?: H
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
-    // A server that missed its start (30 s: a loaded machine) is killed, so it neither outlives the test nor keeps jest from exiting.
+    // A server that missed its start is killed, so it neither outlives the test nor keeps jest from exiting.
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`server did not start within 30 s:\n${out}`));
-    }, 30000);
+    }, 30_000);
     child.on('message', (m: { type?: string; port?: number }) => {
       if (m.type === 'ready' && m.port) {
         clearTimeout(timer);
