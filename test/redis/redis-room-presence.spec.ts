@@ -1,7 +1,7 @@
 /** Collaboration presence across nodes, with InMemoryRoomPresenceStore's semantics (issue 5). */
 import { RedisRoomPresenceStore } from '../../src/redis/redis-room-presence.store.js';
-import { createConnection } from 'node:net';
-import { connect, deleteKeys, eventually, keysUnder, REDIS_URL, sleep, type TestConnection, uniquePrefix } from './redis-helpers.js';
+import { redisCommandsOn } from '../support/redis-monitor.js';
+import { connect, deleteKeys, eventually, keysUnder, REDIS_URL, type TestConnection, uniquePrefix } from './redis-helpers.js';
 
 const TTL = 600;
 const alice = { userId: 'alice', username: 'Alice' };
@@ -130,41 +130,9 @@ test('node ids that could break the field layout are refused', () => {
   expect(() => new RedisRoomPresenceStore({ connection: connA, nodeId: '' })).toThrow(RangeError);
 });
 
-/**
- * Every command Redis runs on this file's keys while `act` runs, script-internal ones
- * prefixed `lua:`, as `<command> <first argument without the prefix>`. MONITOR (over a raw
- * socket) filtered on the unique prefix: exact on a Redis shared with other runs, where the
- * global INFO commandstats is not.
- */
-async function commandsOn(prefix: string, act: () => Promise<void>): Promise<string[]> {
-  const url = new URL(REDIS_URL);
-  const socket = createConnection({ host: url.hostname, port: Number(url.port || 6379) });
-  let buffered = '';
-  const seen: string[] = [];
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    buffered += chunk;
-    let newline = buffered.indexOf('\r\n');
-    while (newline >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 2);
-      newline = buffered.indexOf('\r\n');
-      if (!line.includes(prefix)) continue;
-      const args = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
-      seen.push(`${line.includes(' lua]') ? 'lua:' : ''}${args[0]!.toLowerCase()} ${(args[1] ?? '').replace(prefix, '')}`);
-    }
-  });
-  await new Promise<void>((resolve) => socket.once('connect', resolve));
-  socket.write('MONITOR\r\n');
-  try {
-    await sleep(100);
-    await act();
-    await sleep(200);
-  } finally {
-    socket.destroy();
-  }
-  return seen;
-}
+/** Commands Redis runs on keys under `prefix` while `act` runs, as `<command> <first argument>` (script-internal ones `lua:`). */
+const commandsOn = async (prefix: string, act: () => Promise<void>): Promise<string[]> =>
+  (await redisCommandsOn(prefix, act, REDIS_URL)).map(([command, first]) => `${command} ${first ?? ''}`);
 
 test('R3: join and re-join cost Redis the same commands in a room of 500 as in a room of 2; no member is read or decoded', async () => {
   const a = node('nr3');
