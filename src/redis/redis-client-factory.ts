@@ -1,6 +1,8 @@
 import { Cluster, Redis } from 'ioredis';
 import { cappedBackoff, type RedisErrorReporter } from './redis-connection.js';
 
+export { whenClientReady } from './redis-connection.js';
+
 /**
  * A command client for a standalone Redis (`REDIS_URL`) or a Redis Cluster (seed nodes, e.g.
  * `REDIS_CLUSTER_NODES=10.0.0.1:7000,10.0.0.2:7000`). Stores that keep every key of one script
@@ -65,20 +67,4 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
   cluster.on('error', (error: unknown) => report('redis cluster client', error));
   cluster.on('node error', (error: unknown) => report('redis cluster node', error));
   return cluster;
-}
-
-/** Resolves once the client can take commands; rejects after `timeoutMs`. */
-export function whenClientReady(client: RedisClient, timeoutMs = 10_000): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onReady = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      client.off('ready', onReady);
-      reject(new Error(`Redis not ready after ${timeoutMs} ms (status ${client.status})`));
-    }, timeoutMs);
-    client.once('ready', onReady);
-  });
 }

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { type Cluster, Redis, type RedisOptions } from 'ioredis';
 
 /** Where Redis connection errors go (a logger, a metric). Never throws. */
 export type RedisErrorReporter = (context: string, error: unknown) => void;
@@ -79,7 +79,7 @@ export class RedisConnection {
 
   /** Resolves once both clients are connected; rejects after `timeoutMs`. */
   async waitUntilReady(timeoutMs = 10_000): Promise<void> {
-    await Promise.all([whenReady(this.command, timeoutMs), whenReady(this.subscriber, timeoutMs)]);
+    await Promise.all([whenClientReady(this.command, timeoutMs), whenClientReady(this.subscriber, timeoutMs)]);
   }
 
   async close(): Promise<void> {
@@ -89,7 +89,8 @@ export class RedisConnection {
   }
 }
 
-function whenReady(client: Redis, timeoutMs: number): Promise<void> {
+/** Resolves once the client can take commands; rejects after `timeoutMs`. */
+export function whenClientReady(client: Redis | Cluster, timeoutMs = 10_000): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onReady = (): void => {
