@@ -40,7 +40,8 @@ import { SessionAuthService } from './session/session-auth.service.js';
 import { SubscriptionRegistry } from './subscriptions/subscription-registry.js';
 import { TopicSubscriptions } from './subscriptions/topic-subscriptions.service.js';
 import { CollaborationRooms } from './subscriptions/collaboration-rooms.service.js';
-import { ROOM_PRESENCE_STORE } from './subscriptions/room-presence.store.js';
+import { COMMODITY_MEMBER_STORE, ROOM_PRESENCE_STORE } from './subscriptions/room-presence.store.js';
+import { CHAT_RATE_LIMITER } from './chat/chat-rate-limiter.js';
 import { CommodityChat } from './chat/commodity-chat.service.js';
 import { CHAT_HISTORY_STORE } from './chat/chat-history.store.js';
 import { ActivityBuffer } from './activity/activity-buffer.js';
@@ -164,6 +165,8 @@ const EXPORTS = [
   REALTIME_AUTHORIZATION,
   ACTIVITY_SINK,
   ROOM_PRESENCE_STORE,
+  COMMODITY_MEMBER_STORE,
+  CHAT_RATE_LIMITER,
   USER_CONNECTION_COUNTER,
 ];
 

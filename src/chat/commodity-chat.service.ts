@@ -3,20 +3,19 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { REALTIME_CONFIG } from '../realtime.constants.js';
 import type { RealtimeConfig } from '../config/realtime-options.js';
 import type { Connection } from '../connection/connection.js';
-import { KeyedRateLimiter } from '../common/keyed-rate-limiter.js';
 import { RealtimeException } from '../errors/realtime.exception.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { COMMODITY } from '../protocol/namespace-descriptors.js';
 import { RealtimePublisher } from '../publishing/realtime-publisher.js';
 import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
+import { COMMODITY_MEMBER_STORE, type RoomJoinResult, type RoomMember, type RoomPresenceStore } from '../subscriptions/room-presence.store.js';
 import { TopicSubscriptions } from '../subscriptions/topic-subscriptions.service.js';
 import { CHAT_HISTORY_STORE, type ChatHistoryStore, type ChatMessage } from './chat-history.store.js';
+import { CHAT_RATE_LIMITER, type ChatRateLimiter } from './chat-rate-limiter.js';
 
 /** `commodity.joined` returns at most this many messages (docs/protocol.md §5). */
 export const JOIN_HISTORY_LIMIT = 50;
-/** Per-user chat rate buckets kept at most; idle ones go first (they are full again anyway). */
-const MAX_RATE_LIMITED_USERS = 100_000;
 /** How often expired history is swept, at most. */
 const MAX_SWEEP_INTERVAL_MS = 60_000;
 
@@ -24,20 +23,17 @@ const MAX_SWEEP_INTERVAL_MS = 60_000;
 @Injectable()
 export class CommodityChat implements OnApplicationShutdown {
   private readonly sweeper: NodeJS.Timeout;
-  /** Per commodity with a member on this node: connections per user (the member cap counts users). */
-  private readonly members = new Map<string, Map<string, number>>();
-  /** WS_CHAT_RATE_PER_SEC / WS_CHAT_RATE_BURST per user, bounded (finding 24). */
-  private readonly userRates: KeyedRateLimiter;
 
   constructor(
     @Inject(SubscriptionRegistry) registry: SubscriptionRegistry,
     @Inject(TopicSubscriptions) private readonly topics: TopicSubscriptions,
     @Inject(RealtimePublisher) private readonly publisher: RealtimePublisher,
     @Inject(CHAT_HISTORY_STORE) private readonly history: ChatHistoryStore,
+    @Inject(COMMODITY_MEMBER_STORE) private readonly members: RoomPresenceStore,
+    @Inject(CHAT_RATE_LIMITER) private readonly userRates: ChatRateLimiter,
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
     @Inject(RealtimeLogger) private readonly logger: RealtimeLogger,
   ) {
-    this.userRates = new KeyedRateLimiter(config.chatRatePerSec, config.chatRateBurst, MAX_RATE_LIMITED_USERS);
     registry.onLeave(COMMODITY.name, (connection, topic, reason) => {
       if (reason !== 'rejected') this.forgetMember(connection, topic);
     });
@@ -52,37 +48,43 @@ export class CommodityChat implements OnApplicationShutdown {
     clearInterval(this.sweeper);
   }
 
-  /** At most WS_MAX_ROOM_MEMBERS distinct users per commodity on this node (docs/protocol.md §11). */
+  /**
+   * At most WS_MAX_ROOM_MEMBERS distinct users per commodity, counted across nodes by the
+   * member store (docs/protocol.md §11); joining again costs no store call. A store failure
+   * leaves no hidden member (as finding R9 for rooms): the subscription is undone, INTERNAL_ERROR.
+   */
   async join(connection: Connection, commodityId: number): Promise<ChatMessage[]> {
     const topic = String(commodityId);
     if (await this.topics.subscribe(connection, topic)) {
-      const userId = userKey(connection);
-      let users = this.members.get(topic);
-      if (!users?.has(userId) && (users?.size ?? 0) >= this.config.maxRoomMembers) {
+      const member = memberOf(connection);
+      let result: RoomJoinResult;
+      try {
+        result = await this.members.join(topic, connection.id, member, this.config.maxRoomMembers);
+      } catch (err) {
+        this.logger.warn('commodity join failed in the member store', { commodityId, connectionId: connection.id, ...describeError(err) });
+        this.topics.reject(connection, topic);
+        this.forgetMember(connection, topic);
+        throw new RealtimeException(ErrorCode.INTERNAL_ERROR);
+      }
+      if (!result.joined) {
         this.topics.reject(connection, topic);
         throw RealtimeException.limitExceeded('Commodity room is full');
       }
-      if (!users) {
-        users = new Map();
-        this.members.set(topic, users);
-      }
-      users.set(userId, (users.get(userId) ?? 0) + 1);
+      // Closed or left while the store answered: the leave hook ran before the join landed.
+      if (connection.closed || !connection.hasTopic(topic)) this.forgetMember(connection, topic);
     }
     return this.history.recent(commodityId, Math.min(JOIN_HISTORY_LIMIT, this.config.chatHistorySize));
   }
 
-  /** Users with chat rate state held at most (more than the connections of a node hold). */
-  stats(): { rateLimitedUsers: number; commodities: number } {
-    return { rateLimitedUsers: this.userRates.size, commodities: this.members.size };
+  /** Users with chat rate state held on this node, and commodities with a member on this node. */
+  async stats(): Promise<{ rateLimitedUsers: number; commodities: number }> {
+    return { rateLimitedUsers: this.userRates.localUsers(), commodities: await this.members.rooms() };
   }
 
   private forgetMember(connection: Connection, topic: string): void {
-    const users = this.members.get(topic);
-    const userId = userKey(connection);
-    const left = (users?.get(userId) ?? 0) - 1;
-    if (!users || left < 0) return;
-    if (left > 0) users.set(userId, left);
-    else if (users.delete(userId) && users.size === 0) this.members.delete(topic);
+    this.members
+      .leave(topic, connection.id, memberOf(connection).userId)
+      .catch((err: unknown) => this.logger.warn('commodity leave failed in the member store', describeError(err)));
   }
 
   leave(connection: Connection, commodityId: number): void {
@@ -95,7 +97,7 @@ export class CommodityChat implements OnApplicationShutdown {
     this.topics.assertMember(connection, topic);
     const identity = connection.identity!;
     // Per user over all their connections (finding R1: one account at 640 messages/s).
-    const waitMs = this.userRates.take(identity.userId, Date.now());
+    const waitMs = await this.userRates.take(identity.userId);
     if (waitMs > 0) throw new RealtimeException(ErrorCode.RATE_LIMITED, { retryAfterMs: waitMs });
     const message: ChatMessage = {
       id: randomUUID(),
@@ -112,6 +114,6 @@ export class CommodityChat implements OnApplicationShutdown {
 }
 
 /** The member a connection counts as: its user (commodity is authenticated; the id is a fallback). */
-function userKey(connection: Connection): string {
-  return connection.userId ?? `connection:${connection.id}`;
+function memberOf(connection: Connection): RoomMember {
+  return { userId: connection.userId ?? `connection:${connection.id}`, username: connection.identity?.username ?? '' };
 }

@@ -59,6 +59,8 @@ export interface RealtimeOptions {
   chatHistoryMaxCommodities?: number;
   /** Bytes of message text held in chat history on this node (or in Redis), all commodities together. */
   chatHistoryMaxBytes?: number;
+  /** With Redis: hash tags chat history is spread over, each with 1/N of both caps (CHAT_HISTORY_SHARDS). */
+  chatHistoryShards?: number;
   activityBufferMax?: number;
   activityFlushIntervalMs?: number;
   /** How long a revocation is remembered: at least the longest token lifetime you issue. */
@@ -159,6 +161,7 @@ export interface RealtimeConfig {
   readonly chatHistoryTtlMs: number;
   readonly chatHistoryMaxCommodities: number;
   readonly chatHistoryMaxBytes: number;
+  readonly chatHistoryShards: number;
   readonly activityBufferMax: number;
   readonly activityFlushIntervalMs: number;
   readonly revocationTtlMs: number;
@@ -235,6 +238,7 @@ const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
   ['chatHistoryTtlMs', 'CHAT_HISTORY_TTL_MS', 24 * 3600 * 1000, 1000],
   ['chatHistoryMaxCommodities', 'CHAT_HISTORY_MAX_COMMODITIES', 10000, 1],
   ['chatHistoryMaxBytes', 'CHAT_HISTORY_MAX_BYTES', 64 * 1024 * 1024, 1],
+  ['chatHistoryShards', 'CHAT_HISTORY_SHARDS', 1, 1],
   ['activityBufferMax', 'ACTIVITY_BUFFER_MAX', 500, 1],
   ['activityFlushIntervalMs', 'ACTIVITY_FLUSH_INTERVAL_MS', 60000, 10],
   ['revocationTtlMs', 'REVOCATION_TTL_MS', 24 * 3600 * 1000, 1000],
@@ -375,8 +379,11 @@ export function resolveRealtimeOptions(options: RealtimeOptions = {}): RealtimeC
   if (numbers.activityFlushIntervalMs > MAX_ACTIVITY_FLUSH_INTERVAL_MS) {
     throw new RealtimeConfigError(`ACTIVITY_FLUSH_INTERVAL_MS must be at most ${MAX_ACTIVITY_FLUSH_INTERVAL_MS} (finding 11)`);
   }
-  for (const key of ['chatHistorySize', 'activityBufferMax', 'maxRoomMembers', 'maxSubscriptions', 'chatHistoryMaxCommodities', 'maxPendingConnections', 'ipv6PrefixBits', 'recoveryHistorySize', 'recoveryMaxStreams', 'recoveryHistoryMaxBytes'] as const) {
+  for (const key of ['chatHistorySize', 'activityBufferMax', 'maxRoomMembers', 'maxSubscriptions', 'chatHistoryMaxCommodities', 'chatHistoryShards', 'maxPendingConnections', 'ipv6PrefixBits', 'recoveryHistorySize', 'recoveryMaxStreams', 'recoveryHistoryMaxBytes'] as const) {
     if (!Number.isInteger(numbers[key])) throw new RealtimeConfigError(`${key} must be a whole number`);
+  }
+  if (numbers.chatHistoryShards > numbers.chatHistoryMaxCommodities) {
+    throw new RealtimeConfigError('CHAT_HISTORY_SHARDS must not exceed CHAT_HISTORY_MAX_COMMODITIES (each shard holds a share of it)');
   }
   if (numbers.ipv6PrefixBits > 128) {
     throw new RealtimeConfigError(`WS_IPV6_PREFIX_BITS must be at most 128, got ${numbers.ipv6PrefixBits}`);

@@ -1,10 +1,10 @@
 import type { Identity } from '../auth/identity.js';
 import type { RevocationStore } from '../auth/revocation-store.js';
 import { LuaScript } from './lua-script.js';
-import type { RedisConnection } from './redis-connection.js';
+import type { RedisKeyspace } from './redis-keyspace.js';
 
 export interface RedisRevocationOptions {
-  readonly connection: RedisConnection;
+  readonly connection: RedisKeyspace;
   readonly now?: () => number;
 }
 
@@ -50,20 +50,19 @@ export class RedisRevocationStore implements RevocationStore {
     await REVOKE_USER.run(this.options.connection.command, [this.userKey(userId)], [Math.floor(at), Math.floor(until)]);
   }
 
-  /** One round trip for both checks. Throws when Redis is unreachable (fail closed is the caller's call). */
+  /**
+   * Both checks sent at once (one round trip). Not a pipeline: the two keys live in different
+   * slots, which a Cluster pipeline refuses. Throws when Redis is unreachable (fail closed is
+   * the caller's call).
+   */
   async isRevoked(identity: Pick<Identity, 'userId' | 'jti' | 'issuedAt'>): Promise<boolean> {
     const client = this.options.connection.command;
-    const pipeline = client.pipeline();
-    if (identity.jti !== undefined) pipeline.get(this.tokenKey(identity.jti));
-    pipeline.hmget(this.userKey(identity.userId), 'at', 'until');
-    const results = (await pipeline.exec()) ?? [];
-    for (const [error] of results) if (error) throw error;
+    const [tokenUntil, [at, until]] = await Promise.all([
+      identity.jti === undefined ? null : client.get(this.tokenKey(identity.jti)),
+      client.hmget(this.userKey(identity.userId), 'at', 'until'),
+    ]);
     const now = this.now();
-    if (identity.jti !== undefined) {
-      const tokenUntil = Number(results[0]?.[1] ?? 0);
-      if (tokenUntil > now) return true;
-    }
-    const [at, until] = (results[results.length - 1]?.[1] ?? []) as (string | null)[];
+    if (Number(tokenUntil ?? 0) > now) return true;
     if (at == null || until == null || Number(until) <= now) return false;
     // A token without iat cannot prove it was issued after the revocation.
     return identity.issuedAt === undefined || identity.issuedAt * 1000 <= Number(at);

@@ -1,9 +1,10 @@
 import type { UserConnectionCounter } from '../connection/user-connection-counter.js';
 import { LuaScript } from './lua-script.js';
-import type { RedisConnection, RedisErrorReporter } from './redis-connection.js';
+import type { RedisErrorReporter } from './redis-connection.js';
+import { bucketOf, forEachLimited, type RedisKeyspace, taggedKey } from './redis-keyspace.js';
 
 export interface RedisUserConnectionCounterOptions {
-  readonly connection: RedisConnection;
+  readonly connection: RedisKeyspace;
   /** Unique per process; part of every lease member so nodes never collide. */
   readonly nodeId: string;
   /** A lease not renewed for this long is gone (ms, default 30000); renewed every third of it. */
@@ -16,7 +17,7 @@ const DEFAULT_LEASE_TTL_MS = 30_000;
 /**
  * Expired leases out, then a new one if under the cap. Expiry is on Redis' clock (TIME),
  * so nodes with skewed clocks agree on which leases are live.
- * KEYS[1] conn:<userId>; ARGV: member, max, ttlMs. Returns 1 if taken, 0 at the cap.
+ * KEYS[1] the user's lease key; ARGV: member, max, ttlMs. Returns 1 if taken, 0 at the cap.
  */
 const ACQUIRE = new LuaScript(`
 local t = redis.call('TIME')
@@ -32,8 +33,8 @@ return 1
 /**
  * Pushes the expiry of every lease of this node forward, one user key after another.
  * A lease that expired meanwhile (or was lost with a Redis restart) is put back: the
- * connection still exists, so it still counts. KEYS: conn:<userId> keys; ARGV: ttlMs,
- * then for each key its lease count followed by its members.
+ * connection still exists, so it still counts. KEYS: lease keys of one bucket (one slot);
+ * ARGV: ttlMs, then for each key its lease count followed by its members.
  */
 const RENEW = new LuaScript(`
 local t = redis.call('TIME')
@@ -51,12 +52,21 @@ return #KEYS
 
 /** User keys renewed per script call, so one renewal never blocks Redis for long. */
 const RENEW_BATCH = 200;
+/**
+ * Lease keys are spread over this many hash tags: a renewal is one script call per bucket
+ * (all its keys in one slot, as a Cluster requires), at most this many calls per pass
+ * whatever the number of users, and the buckets spread over every master.
+ */
+export const LEASE_BUCKETS = 256;
+/** Renewal calls in flight at once. */
+const RENEW_CONCURRENCY = 16;
 
 /**
  * Cluster-wide per-user connection cap (finding 12): one sorted set per user
- * (`conn:<userId>`), member `<nodeId>:<leaseId>`, score = expiry (epoch ms, Redis clock).
- * This node renews its leases every ttl/3; a node that dies stops renewing and its users'
- * slots free themselves within the TTL. `release` frees a slot at once.
+ * (`{lease:<bucket>}:<userId>`), member `<nodeId>:<leaseId>`, score = expiry (epoch ms, Redis
+ * clock). This node renews its leases every ttl/3; a node that dies stops renewing and its
+ * users' slots free themselves within the TTL, with no sweep of the keyspace by anyone.
+ * `release` frees a slot at once.
  */
 export class RedisUserConnectionCounter implements UserConnectionCounter {
   private readonly leases = new Map<string, Set<string>>();
@@ -124,16 +134,27 @@ export class RedisUserConnectionCounter implements UserConnectionCounter {
     if (this.renewing || this.leases.size === 0) return;
     this.renewing = true;
     try {
-      const users = [...this.leases.entries()];
-      for (let start = 0; start < users.length; start += RENEW_BATCH) {
+      const byBucket = new Map<number, Array<[string, Set<string>]>>();
+      for (const entry of this.leases) {
+        const bucket = bucketOf(entry[0], LEASE_BUCKETS);
+        const users = byBucket.get(bucket);
+        if (users) users.push(entry);
+        else byBucket.set(bucket, [entry]);
+      }
+      const calls: Array<Array<[string, Set<string>]>> = [];
+      for (const users of byBucket.values()) {
+        for (let start = 0; start < users.length; start += RENEW_BATCH) calls.push(users.slice(start, start + RENEW_BATCH));
+      }
+      await forEachLimited(calls, RENEW_CONCURRENCY, async (users) => {
         const keys: string[] = [];
         const args: (string | number)[] = [this.ttlMs];
-        for (const [userId, held] of users.slice(start, start + RENEW_BATCH)) {
+        for (const [userId, held] of users) {
           keys.push(this.key(userId));
           args.push(held.size, ...[...held].map((leaseId) => this.member(leaseId)));
         }
-        await RENEW.run(this.options.connection.command, keys, args);
-      }
+        // One bucket failing (e.g. its master is down) must not skip the others.
+        await RENEW.run(this.options.connection.command, keys, args).catch((error: unknown) => this.report('redis lease renew', error));
+      });
     } catch (error) {
       this.report('redis lease renew', error);
     } finally {
@@ -141,8 +162,9 @@ export class RedisUserConnectionCounter implements UserConnectionCounter {
     }
   }
 
-  private key(userId: string): string {
-    return this.options.connection.key(`conn:${userId}`);
+  /** The user's lease key; public for tests. */
+  key(userId: string): string {
+    return taggedKey(this.options.connection, `lease:${bucketOf(userId, LEASE_BUCKETS)}`, `:${userId}`);
   }
 
   private member(leaseId: string): string {

@@ -8,9 +8,11 @@ import { InMemoryUserConnectionCounter, USER_CONNECTION_COUNTER, type UserConnec
 import { READINESS_INDICATORS, type ReadinessIndicator } from '../http/readiness-indicator.js';
 import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { BROKER, type Broker, InMemoryBroker } from '../publishing/broker.js';
-import { InMemoryRoomPresenceStore, ROOM_PRESENCE_STORE, type RoomPresenceStore } from '../subscriptions/room-presence.store.js';
+import { COMMODITY_MEMBER_STORE, InMemoryRoomPresenceStore, ROOM_PRESENCE_STORE, type RoomPresenceStore } from '../subscriptions/room-presence.store.js';
+import { CHAT_RATE_LIMITER, type ChatRateLimiter, InMemoryChatRateLimiter } from '../chat/chat-rate-limiter.js';
 import { RedisBroker } from './redis-broker.js';
 import { RedisChatHistoryStore } from './redis-chat-history.store.js';
+import { RedisChatRateLimiter } from './redis-chat-rate-limiter.js';
 import { RedisConnection } from './redis-connection.js';
 import { RedisRevocationStore } from './redis-revocation.store.js';
 import { RedisRoomPresenceStore } from './redis-room-presence.store.js';
@@ -44,12 +46,13 @@ export class RedisShutdown implements OnApplicationShutdown {
     @Inject(BROKER) private readonly broker: unknown,
     @Inject(USER_CONNECTION_COUNTER) private readonly counter: unknown,
     @Inject(ROOM_PRESENCE_STORE) private readonly presence: unknown,
+    @Inject(COMMODITY_MEMBER_STORE) private readonly commodityMembers: unknown,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     if (!this.connection) return;
     if (this.counter instanceof RedisUserConnectionCounter) this.counter.close();
-    if (this.presence instanceof RedisRoomPresenceStore) this.presence.close();
+    for (const store of [this.presence, this.commodityMembers]) if (store instanceof RedisRoomPresenceStore) store.close();
     if (this.broker instanceof RedisBroker) await this.broker.close();
     await this.connection.close();
   }
@@ -83,7 +86,19 @@ export const SCALE_OUT_PROVIDERS: Provider[] = [
   backend<ChatHistoryStore>(
     CHAT_HISTORY_STORE,
     (config) => new InMemoryChatHistoryStore(chatBounds(config)),
-    (connection, config) => new RedisChatHistoryStore({ connection, bounds: chatBounds(config), signingKey: config.redis!.signingKey }),
+    (connection, config, _nodeId, logger) =>
+      new RedisChatHistoryStore({
+        connection,
+        bounds: chatBounds(config),
+        shards: config.chatHistoryShards,
+        signingKey: config.redis!.signingKey,
+        onError: reporter(logger),
+      }),
+  ),
+  backend<ChatRateLimiter>(
+    CHAT_RATE_LIMITER,
+    (config) => new InMemoryChatRateLimiter(config.chatRatePerSec, config.chatRateBurst),
+    (connection, config) => new RedisChatRateLimiter({ connection, perSec: config.chatRatePerSec, burst: config.chatRateBurst }),
   ),
   {
     provide: REVOCATION_STORE,
@@ -97,6 +112,12 @@ export const SCALE_OUT_PROVIDERS: Provider[] = [
     ROOM_PRESENCE_STORE,
     () => new InMemoryRoomPresenceStore(),
     (connection, _config, nodeId, logger) => new RedisRoomPresenceStore({ connection, nodeId, onError: reporter(logger) }),
+  ),
+  backend<RoomPresenceStore>(
+    COMMODITY_MEMBER_STORE,
+    () => new InMemoryRoomPresenceStore(),
+    (connection, _config, nodeId, logger) =>
+      new RedisRoomPresenceStore({ connection, nodeId, kind: 'commodity', listMembers: false, onError: reporter(logger) }),
   ),
   {
     provide: READINESS_INDICATORS,

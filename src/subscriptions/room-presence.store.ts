@@ -49,6 +49,13 @@ export interface RoomPresenceStore {
 
 export const ROOM_PRESENCE_STORE = Symbol('ROOM_PRESENCE_STORE');
 
+/**
+ * Who is in which commodity chat room, across every node: a RoomPresenceStore of its own
+ * (with Redis under its own keys; a dead node's members pruned as in collaboration rooms),
+ * used for its distinct-user cap only (WS_MAX_ROOM_MEMBERS, docs/protocol.md §11).
+ */
+export const COMMODITY_MEMBER_STORE = Symbol('COMMODITY_MEMBER_STORE');
+
 /** Single-node presence; a room's entry is deleted with its last member (finding 20). */
 export class InMemoryRoomPresenceStore implements RoomPresenceStore {
   private readonly byRoom = new Map<string, InMemoryRoom>();

@@ -243,7 +243,6 @@ async function main(): Promise<void> {
     // The Redis broker's counters (published, publishFailures, received, ownEchoes, rejected by reason); absent in memory.
     broker: brokerStats(),
     heapUsed: process.memoryUsage().heapUsed,
-    commodity: app.get(CommodityChat).stats(),
     presenceCalls: instrumentedPresence ? { ...instrumentedPresence.calls } : undefined,
     revocationStore: flakyRevocations ? { calls: flakyRevocations.calls, maxInFlightPerToken: flakyRevocations.maxInFlightPerToken } : undefined,
   });
@@ -261,7 +260,7 @@ async function main(): Promise<void> {
     const run = async (): Promise<unknown> => {
       switch (raw.cmd) {
         case 'stats':
-          return { ...stats(), chat: await chat.sizes(), rooms: await presence.rooms() };
+          return { ...stats(), chat: await chat.sizes(), rooms: await presence.rooms(), commodity: await app.get(CommodityChat).stats() };
         case 'publish':
           return (publisher[raw.method] as (...args: unknown[]) => Promise<void>)(...raw.args);
         case 'revokeInStoreOnly':
