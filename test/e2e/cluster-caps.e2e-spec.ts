@@ -6,8 +6,8 @@
  */
 import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { Client, handshakeStatus, type ServerHandle, sleep, token, eventually } from '../support/harness.js';
-import { BODY, bearer, expectAlive } from '../support/e2e-helpers.js';
+import { Client, type Frame, handshakeStatus, type ServerHandle, sleep, token, eventually } from '../support/harness.js';
+import { BODY, bearer, expectAlive, expectError } from '../support/e2e-helpers.js';
 import { deleteKeys, keysUnder, nodeOptions, REDIS_URL, startCluster, uniquePrefix } from '../support/cluster-helpers.js';
 
 jest.setTimeout(30_000);
@@ -21,7 +21,7 @@ let redis: Redis;
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  [a, b, c] = await startCluster(3, nodeOptions(PREFIX, { maxConnectionsPerUser: 2, redisLeaseTtlMs: LEASE_TTL_MS }));
+  [a, b, c] = await startCluster(3, nodeOptions(PREFIX, { maxConnectionsPerUser: 2, redisLeaseTtlMs: LEASE_TTL_MS, maxRoomMembers: 3 }));
   redis = new Redis(REDIS_URL);
 });
 
@@ -128,11 +128,49 @@ test('live connections keep their slots past the lease TTL (nodes renew their le
   await expectAlive(onA);
   await expectAlive(onB);
   // The leases live in Redis under the prefix, with an expiry (never a key without TTL).
-  const key = `${PREFIX}conn:cap-user-4`;
-  expect(await redis.zcard(key)).toBe(2);
-  const ttl = await redis.pttl(key);
+  const [key, ...others] = (await keysUnder(redis, PREFIX)).filter((k) => k.includes('{lease:') && k.endsWith('}:cap-user-4'));
+  expect(others).toEqual([]);
+  expect(await redis.zcard(key!)).toBe(2);
+  const ttl = await redis.pttl(key!);
   expect(ttl).toBeGreaterThan(0);
   expect(ttl).toBeLessThanOrEqual(LEASE_TTL_MS);
+});
+
+test('R1: one user with connections on two nodes shares one chat rate: a burst of 10 in all, then RATE_LIMITED with retryAfterMs', async () => {
+  const jwt = token({ sub: 'chat-rate-user' });
+  const tabs = [await open(a, '/ws/commodity', jwt), await open(c, '/ws/commodity', jwt)];
+  for (const tab of tabs) expect((await tab.call('commodity.join', { commodityId: 501 })).event).toBe('commodity.joined');
+  // 20 messages at once, half through each node: per-node counting would let all 20 through.
+  for (let i = 0; i < 20; i += 1) tabs[i % 2]!.send({ event: 'commodity.message', data: { commodityId: 501, text: `m${i}` }, id: `r${i}` });
+  const answerTo = (tab: Client, id: string): Frame | undefined => tab.frames.find((f) => f.id === id);
+  await eventually(() => Array.from({ length: 20 }, (_, i) => answerTo(tabs[i % 2]!, `r${i}`)).every(Boolean), 5000);
+  const answers = Array.from({ length: 20 }, (_, i) => answerTo(tabs[i % 2]!, `r${i}`)!);
+  const limited = answers.filter((f) => f.event === 'error');
+  expect(answers.filter((f) => f.event === 'commodity.sent')).toHaveLength(10);
+  expect(limited).toHaveLength(10);
+  for (const f of limited) {
+    expectError(f, 'RATE_LIMITED', { request: 'commodity.message' });
+    expect(f.retryAfterMs as number).toBeLessThanOrEqual(500);
+  }
+  // The bucket refills at WS_CHAT_RATE_PER_SEC (2/s) whichever node asks.
+  await sleep(Math.max(...limited.map((f) => f.retryAfterMs as number)) + 20);
+  expect((await tabs[1]!.call('commodity.message', { commodityId: 501, text: 'after the wait' })).event).toBe('commodity.sent');
+  expectError(await tabs[0]!.call('commodity.message', { commodityId: 501, text: 'too soon' }), 'RATE_LIMITED', { request: 'commodity.message' });
+});
+
+test('R1: distinct users on two nodes fill a commodity (WS_MAX_ROOM_MEMBERS=3): LIMIT_EXCEEDED on either node; a leave frees the place for the other node', async () => {
+  const member = async (node: ServerHandle, sub: string) => open(node, '/ws/commodity', token({ sub }));
+  const [u1, u2, u3] = [await member(a, 'fill-1'), await member(a, 'fill-2'), await member(c, 'fill-3')];
+  for (const m of [u1, u2, u3]) expect((await m.call('commodity.join', { commodityId: 502 })).event).toBe('commodity.joined');
+  const [late1, late2] = [await member(c, 'fill-4'), await member(a, 'fill-5')];
+  expectError(await late1.call('commodity.join', { commodityId: 502 }), 'LIMIT_EXCEEDED', { request: 'commodity.join' });
+  expectError(await late2.call('commodity.join', { commodityId: 502 }), 'LIMIT_EXCEEDED', { request: 'commodity.join' });
+  // A second connection of a member, on the other node, takes no place.
+  const u1again = await open(c, '/ws/commodity', token({ sub: 'fill-1' }));
+  expect((await u1again.call('commodity.join', { commodityId: 502 })).event).toBe('commodity.joined');
+  expect((await u2.call('commodity.leave', { commodityId: 502 })).event).toBe('commodity.left');
+  expect((await late1.call('commodity.join', { commodityId: 502 })).event).toBe('commodity.joined');
+  expectError(await late2.call('commodity.join', { commodityId: 502 }), 'LIMIT_EXCEEDED', { request: 'commodity.join' });
 });
 
 test('a node killed with SIGKILL frees its user slots within the lease TTL; another node then accepts', async () => {
@@ -158,5 +196,5 @@ test('a node killed with SIGKILL frees its user slots within the lease TTL; anot
 
 test('no lease keys are left once every connection is closed (afterEach terminated them)', async () => {
   expect(clients).toHaveLength(0);
-  await eventually(async () => (await keysUnder(redis, `${PREFIX}conn:`)).length === 0, 3000);
+  await eventually(async () => (await keysUnder(redis, `${PREFIX}{lease:`)).length === 0, 3000);
 });
