@@ -5,26 +5,15 @@
  */
 import { RedisChatRateLimiter } from '../../src/redis/redis-chat-rate-limiter.js';
 import { RedisRoomPresenceStore } from '../../src/redis/redis-room-presence.store.js';
-import { eventually, sleep, uniquePrefix } from './redis-helpers.js';
-import { connectKind, deleteKeysOf, keysOf, REDIS_KINDS, type TestKeyspace } from './redis-kinds.js';
+import { eventually, sleep } from './redis-helpers.js';
+import { keysOf, keyspacePair, REDIS_KINDS, type TestKeyspace } from './redis-kinds.js';
 
 describe.each(REDIS_KINDS)('on %s Redis', (kind) => {
-  let connA: TestKeyspace;
-  let connB: TestKeyspace;
   const stores: RedisRoomPresenceStore[] = [];
-
-  beforeAll(async () => {
-    const prefix = uniquePrefix();
-    [connA, connB] = await Promise.all([connectKind(kind, prefix), connectKind(kind, prefix)]);
-  });
-
-  afterAll(async () => {
-    for (const s of stores) s.close();
-    await deleteKeysOf(connA);
-    await Promise.all([connA.close(), connB.close()]);
-  });
+  const nodes = keyspacePair(kind, () => stores.forEach((s) => s.close()));
 
   test('two nodes take from one bucket per user: the burst passes once in all, then the rate, with the wait until the next token', async () => {
+    const { a: connA, b: connB } = nodes;
     const a = new RedisChatRateLimiter({ connection: connA, perSec: 2, burst: 10 });
     const b = new RedisChatRateLimiter({ connection: connB, perSec: 2, burst: 10 });
     const waits = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).take('chatty')));
@@ -42,6 +31,7 @@ describe.each(REDIS_KINDS)('on %s Redis', (kind) => {
   });
 
   test('a bucket key expires once it would be full again: idle users cost Redis nothing', async () => {
+    const connA = nodes.a;
     const a = new RedisChatRateLimiter({ connection: connA, perSec: 20, burst: 2 });
     expect(await a.take('brief')).toBe(0);
     const keys = (await keysOf(connA)).filter((k) => k.endsWith(':brief'));
@@ -58,6 +48,7 @@ describe.each(REDIS_KINDS)('on %s Redis', (kind) => {
       stores.push(s);
       return s;
     };
+    const { a: connA, b: connB } = nodes;
     const a = store(connA, 'ca');
     const b = store(connB, 'cb');
     const user = (i: number) => ({ userId: `u${i}`, username: '' });

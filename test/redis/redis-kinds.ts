@@ -84,3 +84,22 @@ export async function memoryOf(keyspace: TestKeyspace, prefix: string): Promise<
 export function urlsOf(kind: RedisKind): string[] {
   return kind === 'standalone' ? [TEST_REDIS_URL] : TEST_REDIS_CLUSTER_NODES.map(({ host, port }) => `redis://${host}:${port}`);
 }
+
+/**
+ * Two connections ("nodes") of `kind` on one fresh prefix, opened before the enclosing
+ * describe's tests and closed after them (`beforeClose` first, e.g. closing stores), with
+ * every key under the prefix deleted. Read `pair.a`/`pair.b` inside tests.
+ */
+export function keyspacePair(kind: RedisKind, beforeClose: () => void = () => undefined): { a: TestKeyspace; b: TestKeyspace } {
+  const pair = {} as { a: TestKeyspace; b: TestKeyspace };
+  beforeAll(async () => {
+    const prefix = uniquePrefix();
+    [pair.a, pair.b] = await Promise.all([connectKind(kind, prefix), connectKind(kind, prefix)]);
+  });
+  afterAll(async () => {
+    beforeClose();
+    await deleteKeysOf(pair.a);
+    await Promise.all([pair.a.close(), pair.b.close()]);
+  });
+  return pair;
+}

@@ -150,7 +150,7 @@ describe('Redis restart (own redis-server)', () => {
     await startServer(); // empty: no leases, no subscriptions
     await eventually(() => expect(connA.isReady() && connB.isReady()).toBe(true), 10_000);
     // The lease held before the outage is renewed back on reconnect.
-    await eventually(async () => expect(await connA.command.zcard(`${connA.prefix}conn:u1`)).toBe(1), 5000);
+    await eventually(async () => expect(await connA.command.zcard(counter.key('u1'))).toBe(1), 5000);
     // B's subscriber resubscribed by itself: publishes from A reach it again, exactly once.
     let n = 100;
     await eventually(async () => {

@@ -1,24 +1,19 @@
 /** Revocations shared across nodes, with InMemoryRevocationStore's semantics (issue 5), on a standalone Redis and on a Cluster. */
 import { RedisRevocationStore } from '../../src/redis/redis-revocation.store.js';
-import { sleep, uniquePrefix } from './redis-helpers.js';
-import { connectKind, deleteKeysOf, keysOf, REDIS_KINDS, type TestKeyspace } from './redis-kinds.js';
+import { sleep } from './redis-helpers.js';
+import { keysOf, keyspacePair, REDIS_KINDS, type TestKeyspace } from './redis-kinds.js';
 
 describe.each(REDIS_KINDS)('on %s Redis', (kind) => {
   let connA: TestKeyspace;
   let connB: TestKeyspace;
   let a: RedisRevocationStore;
   let b: RedisRevocationStore;
+  const nodes = keyspacePair(kind);
 
-  beforeAll(async () => {
-    const prefix = uniquePrefix();
-    [connA, connB] = await Promise.all([connectKind(kind, prefix), connectKind(kind, prefix)]);
+  beforeAll(() => {
+    ({ a: connA, b: connB } = nodes);
     a = new RedisRevocationStore({ connection: connA });
     b = new RedisRevocationStore({ connection: connB });
-  });
-
-  afterAll(async () => {
-    await deleteKeysOf(connA);
-    await Promise.all([connA.close(), connB.close()]);
   });
 
   test('a token revoked on one node is revoked on the other, until `until`', async () => {

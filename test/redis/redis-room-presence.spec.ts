@@ -1,8 +1,8 @@
 /** Collaboration presence across nodes, with InMemoryRoomPresenceStore's semantics (issue 5), on a standalone Redis and on a Cluster. */
 import { RedisRoomPresenceStore } from '../../src/redis/redis-room-presence.store.js';
 import { redisCommandsOn } from '../support/redis-monitor.js';
-import { eventually, uniquePrefix } from './redis-helpers.js';
-import { connectKind, deleteKeysOf, keysOf, REDIS_KINDS, type TestKeyspace, urlsOf } from './redis-kinds.js';
+import { eventually } from './redis-helpers.js';
+import { keysOf, keyspacePair, REDIS_KINDS, type TestKeyspace, urlsOf } from './redis-kinds.js';
 
 const TTL = 600;
 const alice = { userId: 'alice', username: 'Alice' };
@@ -13,6 +13,7 @@ describe.each(REDIS_KINDS)('on %s Redis', (kind) => {
   let connA: TestKeyspace;
   let connB: TestKeyspace;
   const stores: RedisRoomPresenceStore[] = [];
+  const nodes = keyspacePair(kind, () => stores.forEach((s) => s.close()));
 
   function node(nodeId: string, conn = connA, livenessTtlMs = TTL): RedisRoomPresenceStore {
     const store = new RedisRoomPresenceStore({ connection: conn, nodeId, livenessTtlMs });
@@ -20,15 +21,8 @@ describe.each(REDIS_KINDS)('on %s Redis', (kind) => {
     return store;
   }
 
-  beforeAll(async () => {
-    const prefix = uniquePrefix();
-    [connA, connB] = await Promise.all([connectKind(kind, prefix), connectKind(kind, prefix)]);
-  });
-
-  afterAll(async () => {
-    for (const s of stores) s.close();
-    await deleteKeysOf(connA);
-    await Promise.all([connA.close(), connB.close()]);
+  beforeAll(() => {
+    ({ a: connA, b: connB } = nodes);
   });
 
   test('members, firstOfUser and lastOfUser are per user across nodes', async () => {
