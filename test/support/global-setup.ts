@@ -100,25 +100,83 @@ export async function stopTestRedis(redis: TestRedis): Promise<void> {
   rmSync(redis.dir, { recursive: true, force: true });
 }
 
-async function startServer(dir: string, clusterEnabled: boolean, started: RedisServer[]): Promise<RedisServer> {
+async function startServer(dir: string, clusterEnabled: boolean, started: RedisServer[], extraArgs: readonly string[] = []): Promise<RedisServer> {
   let lastError: unknown;
   for (let attempt = 0; attempt < ATTEMPTS; attempt += 1) {
     const port = await freePort(clusterEnabled);
-    const logFile = join(dir, `redis-${port}.log`);
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', logFile];
-    if (clusterEnabled) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`));
-    const child = spawn('redis-server', args, { stdio: 'ignore' });
-    const server = { port, child, logFile };
-    started.push(server);
     try {
-      await waitForPing(server);
-      return server;
+      return await startOnPort(dir, port, clusterEnabled, started, extraArgs);
     } catch (error) {
       lastError = error; // most likely the port was taken meanwhile: try another
-      await stopServers([server]);
     }
   }
   throw new Error(`test setup: could not start redis-server (is it installed?): ${String(lastError)}`);
+}
+
+/** One redis-server on `port` (a cluster node keeps its identity and slots in `dir`'s nodes-<port>.conf). */
+async function startOnPort(dir: string, port: number, clusterEnabled: boolean, started: RedisServer[], extraArgs: readonly string[]): Promise<RedisServer> {
+  const logFile = join(dir, `redis-${port}.log`);
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', logFile];
+  if (clusterEnabled) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`));
+  const child = spawn('redis-server', [...args, ...extraArgs], { stdio: 'ignore' });
+  const server = { port, child, logFile };
+  started.push(server);
+  try {
+    await waitForPing(server);
+    return server;
+  } catch (error) {
+    await stopServers([server]);
+    throw error;
+  }
+}
+
+/**
+ * A private Redis Cluster of `masters` nodes for a test that stops and restarts one of them
+ * (the run's shared cluster must stay up for the other suites). `extraArgs` go to every
+ * redis-server (e.g. a short `--cluster-node-timeout`). `restart(i)` starts node i again on
+ * its port, with its cluster identity, and waits until the cluster is whole again.
+ */
+export interface PrivateCluster {
+  readonly servers: RedisServer[];
+  /** `127.0.0.1:P1,127.0.0.1:P2,…` */
+  readonly seeds: string;
+  kill(index: number): Promise<void>;
+  restart(index: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startPrivateCluster(masters: number, extraArgs: readonly string[] = []): Promise<PrivateCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'realtime-test-cluster-'));
+  const started: RedisServer[] = [];
+  const onExit = (): void => killAll(started);
+  process.once('exit', onExit);
+  const stop = async (): Promise<void> => {
+    await stopServers(started);
+    rmSync(dir, { recursive: true, force: true });
+    process.off('exit', onExit);
+  };
+  try {
+    const servers = await Promise.all(Array.from({ length: masters }, () => startServer(dir, true, started, extraArgs)));
+    await createCluster(servers);
+    return {
+      servers,
+      seeds: servers.map((s) => `127.0.0.1:${s.port}`).join(','),
+      kill: async (index) => {
+        const server = servers[index]!;
+        const exited = new Promise((resolve) => server.child.once('exit', resolve));
+        server.child.kill('SIGKILL'); // our own child, by its pid
+        await exited;
+      },
+      restart: async (index) => {
+        servers[index] = await startOnPort(dir, servers[index]!.port, true, started, extraArgs);
+        await waitForClusterOk(servers);
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 /** `redis-cli --cluster create` (slots split over the three), then every node reports cluster_state:ok and knows the others. */
@@ -130,11 +188,16 @@ async function createCluster(servers: readonly RedisServer[]): Promise<void> {
       else resolve();
     });
   });
+  await waitForClusterOk(servers);
+}
+
+/** Every node reports cluster_state:ok, knows the others and sees every slot served. */
+async function waitForClusterOk(servers: readonly RedisServer[]): Promise<void> {
   await Promise.all(
     servers.map((server) =>
       poll(server, async (client) => {
         const info = await client.cluster('INFO');
-        return info.includes('cluster_state:ok') && info.includes('cluster_known_nodes:3') && info.includes('cluster_slots_ok:16384');
+        return info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${servers.length}`) && info.includes('cluster_slots_ok:16384');
       }, 'cluster_state:ok'),
     ),
   );
