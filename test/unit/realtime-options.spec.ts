@@ -433,6 +433,14 @@ describe('review findings: startup checks', () => {
 });
 
 describe('room and chat budgets (docs/protocol.md §11; findings R1, R3)', () => {
+  it('CHAT_HISTORY_SHARDS: 1 by default, a whole number from 1 to CHAT_HISTORY_MAX_COMMODITIES (each shard holds a share of it)', () => {
+    expect(resolve({ ...BASE_ENV }).chatHistoryShards).toBe(1);
+    expect(resolve({ ...BASE_ENV, CHAT_HISTORY_SHARDS: '8' }).chatHistoryShards).toBe(8);
+    for (const bad of ['0', '2.5', '10001']) {
+      expect(configError(() => resolve({ ...BASE_ENV, CHAT_HISTORY_SHARDS: bad })).message).toMatch(/CHAT_HISTORY_SHARDS|chatHistoryShards/);
+    }
+  });
+
   it.each<[keyof RealtimeConfig, number]>([
     ['maxRoomConnectionsPerUser', 4],
     ['roomBroadcastBytesPerSec', 65536],
