@@ -6,6 +6,7 @@ import type { RealtimeConfig, RealtimeOptions } from './config/realtime-options.
 import { REALTIME_CONFIG } from './realtime.constants.js';
 import { NestJsonLogger, RealtimeLogger } from './logging/realtime-logger.js';
 import { HttpErrorFilter } from './filters/http-error.filter.js';
+import { MAX_PUBLISH_BODY_BYTES } from './http/dto/publish.dto.js';
 import { type RealtimeExtensions, RealtimeModule } from './realtime.module.js';
 
 export interface BootstrapOptions {
@@ -26,6 +27,8 @@ export async function bootstrapRealtimeApp(
   const app = await NestFactory.create<NestExpressApplication>(RealtimeModule.forRoot(options, extensions), { bufferLogs: true, abortOnError: false });
   // The API's answers are tiny and never cached: no ETag hashing per response.
   app.set('etag', false);
+  // A batch publish may be up to 1 MiB (docs/protocol.md §8); over it, 413 PAYLOAD_TOO_LARGE.
+  app.useBodyParser('json', { limit: MAX_PUBLISH_BODY_BYTES });
   const logger = app.get(RealtimeLogger);
   app.useLogger(new NestJsonLogger(logger));
   // Errors raised before any route (a body that is not JSON) get the contract's shapes too.
