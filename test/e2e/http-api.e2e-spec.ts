@@ -132,6 +132,100 @@ describe('POST /realtime/publish', () => {
   });
 });
 
+describe('POST /realtime/publish with a batch (an array)', () => {
+  const tracking = (topic: string, n: number) => ({ namespace: 'tracking', topic, data: { n } });
+
+  test('202 {"accepted":true,"count":N}; items delivered in array order, two for one topic in that order to each subscriber', async () => {
+    const first = await pool.open('/ws/tracking');
+    const second = await pool.open('/ws/tracking');
+    const onMain = await pool.open('/ws/main');
+    for (const c of [first, second]) await c.call('tracking.subscribe', { trackingId: 'BATCH-1' });
+    const batch = [tracking('BATCH-1', 1), { namespace: 'main', data: { text: 'between' } }, tracking('BATCH-1', 2), tracking('BATCH-1', 3)];
+    const res = await post('/realtime/publish', batch);
+    expect(res.status).toBe(202);
+    expect(res.text).toBe('{"accepted":true,"count":4}');
+    for (const c of [first, second]) {
+      await c.next((f) => f.event === 'tracking.update' && f.data?.n === 3);
+      expect(c.all('tracking.update').map((f) => f.data)).toEqual([1, 2, 3].map((n) => ({ n, trackingId: 'BATCH-1' })));
+    }
+    expect((await onMain.next('system.announcement')).data).toEqual({ text: 'between' });
+  });
+
+  test('one invalid item refuses the whole batch: 400 VALIDATION_FAILED, details carry index beside field and constraints, nothing delivered', async () => {
+    const subscriber = await pool.open('/ws/tracking');
+    await subscriber.call('tracking.subscribe', { trackingId: 'BATCH-2' });
+    const batch = [
+      tracking('BATCH-2', 1),
+      { namespace: 'tracking', topic: 'no spaces!', data: {} }, // DTO rule
+      tracking('BATCH-2', 2),
+      { namespace: 'tracking', data: {} }, // namespace rule: topic required
+      { namespace: 'main', data: {}, extra: 1 }, // unknown field
+    ];
+    const res = await post('/realtime/publish', batch);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(typeof res.body.message).toBe('string');
+    const details = res.body.details as Array<{ index: number; field: string; constraints: string[] }>;
+    expect(details).toContainEqual({ index: 1, field: 'topic', constraints: ['matches'] });
+    expect(details).toContainEqual({ index: 4, field: 'extra', constraints: ['whitelistValidation'] });
+    for (const d of details) expect(Array.isArray(d.constraints)).toBe(true);
+    await expectAlive(subscriber);
+    expect(subscriber.all('tracking.update')).toHaveLength(0);
+  });
+
+  test('an item valid by the DTO but not by its namespace rule refuses the batch with its index', async () => {
+    const subscriber = await pool.open('/ws/tracking');
+    await subscriber.call('tracking.subscribe', { trackingId: 'BATCH-3' });
+    const res = await post('/realtime/publish', [tracking('BATCH-3', 1), { namespace: 'tracking', data: {} }, { namespace: 'mololink', event: 'mololink.x', data: {} }]);
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual([
+      { index: 1, field: 'topic', constraints: ['isDefined'] },
+      { index: 2, field: 'userIds', constraints: ['target'] },
+    ]);
+    await expectAlive(subscriber);
+    expect(subscriber.all('tracking.update')).toHaveLength(0);
+  });
+
+  test.each([
+    ['an empty array', []],
+    ['1,001 items', Array.from({ length: 1001 }, (_, n) => tracking('BATCH-4', n))],
+    ['an item that is not an object', [tracking('BATCH-4', 1), 'x']],
+  ])('%s is 400 VALIDATION_FAILED', async (_name, body) => {
+    const subscriber = await pool.open('/ws/tracking');
+    await subscriber.call('tracking.subscribe', { trackingId: 'BATCH-4' });
+    const res = await post('/realtime/publish', body);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(Array.isArray(res.body.details)).toBe(true);
+    await expectAlive(subscriber);
+    expect(subscriber.all('tracking.update')).toHaveLength(0);
+  });
+
+  test('1,000 items in exactly 1 MiB are accepted; one byte more is 413 PAYLOAD_TOO_LARGE and nothing is delivered', async () => {
+    const subscriber = await pool.open('/ws/tracking');
+    await subscriber.call('tracking.subscribe', { trackingId: 'BATCH-5' });
+    /** 1,000 items whose JSON is exactly `bytes` long (each item's data far below 64 KiB). */
+    const batchOf = (topic: string, bytes: number) => {
+      const batch = Array.from({ length: 1000 }, (_, n) => ({ namespace: 'tracking', topic, data: { n, pad: '' } }));
+      const room = bytes - Buffer.byteLength(JSON.stringify(batch));
+      for (const item of batch) item.data.pad = 'p'.repeat(Math.floor(room / 1000));
+      batch[0]!.data.pad += 'p'.repeat(room % 1000);
+      expect(Buffer.byteLength(JSON.stringify(batch))).toBe(bytes);
+      return batch;
+    };
+    const over = await post('/realtime/publish', batchOf('BATCH-5', 1024 * 1024 + 1));
+    expect(over.status).toBe(413);
+    expect(over.body).toEqual({ code: 'PAYLOAD_TOO_LARGE', message: 'Payload Too Large' });
+    await expectAlive(subscriber);
+    expect(subscriber.all('tracking.update')).toHaveLength(0);
+
+    // The exact size, to a topic nobody reads (1 MiB of frames at once is past one socket's send buffer).
+    const ok = await post('/realtime/publish', batchOf('BATCH-5-UNREAD', 1024 * 1024));
+    expect(ok.status).toBe(202);
+    expect(ok.body).toEqual({ accepted: true, count: 1000 });
+  });
+});
+
 describe('POST /realtime/disconnect and /realtime/revoke', () => {
   test('disconnect {userId}: 202 and every connection of the user closes with 4401', async () => {
     const a = await pool.open('/ws/main', bearer(token({ sub: 'http-kick' })));
