@@ -3,7 +3,7 @@
 import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { SERVERS } from './config.mjs';
+import { SERVERS, option } from './config.mjs';
 import { runLoad, startServer } from './proc.mjs';
 import { SCENARIOS } from './scenarios.mjs';
 
@@ -94,6 +94,13 @@ export async function runSuite({ size, runs, servers, scenarios, profileRoot, pr
   }
   const cases = [];
   for (const scenario of scenarios) for (const kase of SCENARIOS[scenario].cases(size)) cases.push({ scenario, ...kase });
+  // BENCH_CASES=topics-100-http,fanout-1000: only those cases (ids as in the report).
+  const only = option('cases', '');
+  if (only) {
+    const wanted = only.split(',').map((id) => id.trim());
+    cases.splice(0, cases.length, ...cases.filter((c) => wanted.includes(c.id)));
+    if (cases.length === 0) throw new Error(`BENCH_CASES matched no case (${only})`);
+  }
   const perRun = [];
   const errors = [];
   for (let run = 0; run < runs; run += 1) {
