@@ -9,6 +9,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { WebSocket } from 'ws';
 import { Connection, type RealtimeSocket } from '../../src/connection/connection.js';
 import { WriteBatcher } from '../../src/connection/write-batcher.js';
+import { CloseCode } from '../../src/protocol/close-codes.js';
 import { NAMESPACES } from '../../src/protocol/namespaces.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -128,8 +129,8 @@ describe('WS_WRITE_DELAY_MS', () => {
     connection.send('{"n":1}');
     await turn();
     expect(peer.text).toBe('');
-    connection.close(4000);
-    expect(socket.closes).toEqual([4000]);
+    connection.close(CloseCode.SLOW_CONSUMER);
+    expect(socket.closes).toEqual([CloseCode.SLOW_CONSUMER]);
     expect(raw.writableCorked).toBe(0);
     await sleep(20);
     expect(payloads(peer.text)).toEqual(['{"n":1}']);
