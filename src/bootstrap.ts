@@ -7,6 +7,8 @@ import { REALTIME_CONFIG } from './realtime.constants.js';
 import { NestJsonLogger, RealtimeLogger } from './logging/realtime-logger.js';
 import { HttpErrorFilter } from './filters/http-error.filter.js';
 import { MAX_PUBLISH_BODY_BYTES } from './http/dto/publish.dto.js';
+import { servePublishFastPath } from './http/publish-fast-path.js';
+import { RealtimePublisher } from './publishing/realtime-publisher.js';
 import { type RealtimeExtensions, RealtimeModule } from './realtime.module.js';
 
 export interface BootstrapOptions {
@@ -39,7 +41,9 @@ export async function bootstrapRealtimeApp(
   // Upgrades that never finish their headers (slowloris) are dropped after headersTimeoutMs;
   // Node checks every `connectionsCheckingInterval` (30 s by default).
   const server = app.getHttpServer() as Server;
-  const { headersTimeoutMs } = app.get<symbol, RealtimeConfig>(REALTIME_CONFIG);
+  const { headersTimeoutMs, apiKey } = app.get<symbol, RealtimeConfig>(REALTIME_CONFIG);
+  // The standalone server owns its HTTP platform: publishes skip Express and Nest's router.
+  if (apiKey !== undefined) servePublishFastPath(server, { apiKey, publisher: app.get(RealtimePublisher), logger });
   server.headersTimeout = headersTimeoutMs;
   server.requestTimeout = Math.max(server.requestTimeout, headersTimeoutMs);
   await app.listen(listen.port, listen.host ?? '0.0.0.0');
