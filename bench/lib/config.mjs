@@ -43,7 +43,8 @@ export const SIZES = {
 export const SERVERS = {
   ours: { label: 'ours', script: 'peers/ours.mjs' },
   // Another build of ours (BENCH_BASELINE=<checkout with dist/>), measured side by side for before/after figures.
-  base: { label: 'ours (baseline)', script: 'peers/ours.mjs', dialect: 'ours' },
+  // `batch: false`: the baseline of issue 16 predates batch publish (set BENCH_BASELINE_BATCH=1 for a later one).
+  base: { label: 'ours (baseline)', script: 'peers/ours.mjs', dialect: 'ours', batch: process.env.BENCH_BASELINE_BATCH === '1' },
   // Ours with WS_WRITE_DELAY_MS (outbound frames of a socket coalesced for up to that long).
   'ours-wd1': { label: 'ours, write delay 1 ms', script: 'peers/ours.mjs', dialect: 'ours', env: { WS_WRITE_DELAY_MS: '1' } },
   'ours-wd5': { label: 'ours, write delay 5 ms', script: 'peers/ours.mjs', dialect: 'ours', env: { WS_WRITE_DELAY_MS: '5' } },

@@ -111,6 +111,10 @@ export async function runSuite({ size, runs, servers, scenarios, profileRoot, pr
       const order = servers.map((_, i) => servers[(i + run) % servers.length]);
       for (const server of order) {
         const tag = `[run ${run + 1}/${runs}] ${kase.id} ${SERVERS[server].label}`;
+        if (kase.config?.feed === 'batch' && SERVERS[server].batch === false) {
+          log(`${tag}: skipped (no batch publish in that build)`);
+          continue;
+        }
         try {
           const m = await measure(kase.scenario, kase, server, profileRoot, profileServers, withRate(kase.config, results));
           results[kase.id][server] = m;
