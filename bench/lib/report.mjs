@@ -75,11 +75,13 @@ export function targets(agg) {
   const th = rat('topics-100-http', 'sio', 'deliveriesPerCpuS');
   check('(16) topics-100 over HTTP single publishes: ≥ 1.5× Socket.IO with the same HTTP feed', th, th >= 1.5, ratio(th));
   // "Today's single publishes": the baseline build when it ran (BENCH_BASELINE), else ours.
-  const batch = get('topics-100-batch', 'ours', 'publishesPerCpuS');
-  const singleServer = get('topics-100-http', 'base', 'publishesPerCpuS') !== null ? 'base' : 'ours';
-  const singles = get('topics-100-http', singleServer, 'publishesPerCpuS');
-  const gain = batch !== null && singles ? batch / singles : null;
-  check(`(16) HTTP batches of 100: publishes per server-CPU-s ≥ 10× single publishes (${singleServer === 'base' ? 'baseline build' : 'this build'})`, gain, gain >= 10, ratio(gain));
+  for (const family of ['topics-100', 'topics-10k']) {
+    const batch = get(`${family}-batch`, 'ours', 'publishesPerCpuS');
+    const singleServer = get(`${family}-http`, 'base', 'publishesPerCpuS') !== null ? 'base' : 'ours';
+    const singles = get(`${family}-http`, singleServer, 'publishesPerCpuS');
+    const gain = batch !== null && singles ? batch / singles : null;
+    check(`(16) ${family}, HTTP batches of 100: publishes per server-CPU-s ≥ 10× single publishes (${singleServer === 'base' ? 'baseline build' : 'this build'})`, gain, gain >= 10, ratio(gain));
+  }
   const rp = get('fanout-1000-rate', 'ours', 'p99Ms');
   const rc = get('fanout-1000-rate', 'corked', 'p99Ms');
   const offered = get('fanout-1000-rate', 'ours', 'offeredRate');
