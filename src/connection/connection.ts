@@ -338,11 +338,14 @@ export class Connection {
     if (this.#socket.readyState !== WebSocket.OPEN) return false;
     const raw = this.#transport;
     if (raw.destroyed) return false;
-    const limit = this.#limits.maxBufferedBytes;
-    if (raw.writableLength + wire.length > limit && raw.writableCorked > 0) this.#limits.batcher.release(raw);
-    if (raw.writableLength + wire.length > limit) {
-      this.close(CloseCode.SLOW_CONSUMER);
-      return false;
+    const limit = this.#limits.maxBufferedBytes - wire.length;
+    if (raw.writableLength > limit) {
+      // Held frames first: only what the kernel would not take counts against the client.
+      if (raw.writableCorked > 0) this.#limits.batcher.release(raw);
+      if (raw.writableLength > limit) {
+        this.close(CloseCode.SLOW_CONSUMER);
+        return false;
+      }
     }
     this.#limits.batcher.hold(raw);
     raw.write(wire);
