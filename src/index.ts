@@ -8,7 +8,8 @@ export {
   resolveRealtimeOptions,
 } from './config/realtime-options.js';
 export { REALTIME_CONFIG } from './realtime.constants.js';
-export { RealtimePublisher, PublishRejected, type PushData, type Revocation, type MololinkTarget } from './publishing/realtime-publisher.js';
+export { RealtimePublisher, PublishRejected, BatchRejected, type BatchItem, type PushData, type Revocation, type MololinkTarget } from './publishing/realtime-publisher.js';
+export { MAX_PUBLISH_BODY_BYTES } from './http/dto/publish.dto.js';
 export { BROKER, type Broker, type BrokerMessage, InMemoryBroker } from './publishing/broker.js';
 export { REVOCATION_STORE, type RevocationStore, InMemoryRevocationStore, RevocationCapacityError } from './auth/revocation-store.js';
 export type { Identity } from './auth/identity.js';

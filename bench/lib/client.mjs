@@ -186,27 +186,29 @@ export async function pool(count, concurrency, task) {
 export function publisher(kind, port, maxSockets) {
   const agent = new http.Agent({ keepAlive: true, maxSockets });
   const dialect = DIALECTS[kind];
+  function post(body, done) {
+    const req = http.request(
+      {
+        agent,
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: dialect.publishPath,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-api-key': API_KEY },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => done(res.statusCode >= 200 && res.statusCode < 300 ? undefined : new Error(`publish answered HTTP ${res.statusCode}`)));
+      },
+    );
+    req.on('error', done);
+    req.end(body);
+  }
   return {
     /** POSTs one publish; calls `done(err)` when the response has been read. */
-    publish(topic, dataJson, done) {
-      const body = dialect.publishBody(topic, dataJson);
-      const req = http.request(
-        {
-          agent,
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: dialect.publishPath,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-api-key': API_KEY },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => done(res.statusCode >= 200 && res.statusCode < 300 ? undefined : new Error(`publish answered HTTP ${res.statusCode}`)));
-        },
-      );
-      req.on('error', done);
-      req.end(body);
-    },
+    publish: (topic, dataJson, done) => post(dialect.publishBody(topic, dataJson), done),
+    /** POSTs a batch (a JSON array of the dialect's publish bodies, docs/protocol.md §8), in order. */
+    publishBatch: (items, done) => post(`[${items.map((item) => dialect.publishBody(item.topic, item.dataJson)).join(',')}]`, done),
     close: () => agent.destroy(),
   };
 }

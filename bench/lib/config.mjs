@@ -2,22 +2,38 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 
-/** Scenario sizes. tiny: seconds-long smoke run (CI); ci: a few minutes; full: the sizes of issue 7. */
+/**
+ * Fan-out cases: one topic (HTTP publishes; once more at a fixed offered rate, 80 % of what the
+ * corked reference sustained in the saturated case of the same run), and the many-small-topics
+ * shapes of issue 16, each fed three ways (HTTP single publishes, HTTP batches, in-process).
+ */
+const FEEDS = ['http', 'batch', 'inproc'];
+function fanoutCases(single, ratedAt, topics100, topics10k, feeds100 = FEEDS, feeds10k = FEEDS) {
+  return [
+    ...single.map((subscribers) => ({ subscribers, topics: 1, feed: 'http' })),
+    { subscribers: ratedAt, topics: 1, feed: 'http', rateFrom: { id: `fanout-${ratedAt}`, server: 'corked', fraction: 0.8 } },
+    ...feeds100.map((feed) => ({ ...topics100, feed, family: 'topics-100' })),
+    ...feeds10k.map((feed) => ({ ...topics10k, feed, family: 'topics-10k' })),
+  ];
+}
+
+/** Scenario sizes. tiny: seconds-long smoke run (CI); ci: a few minutes; full: the sizes of issues 7 and 16. */
 export const SIZES = {
   tiny: {
-    fanout: { cases: [{ subscribers: 10, topics: 1 }, { subscribers: 50, topics: 1 }, { subscribers: 100, topics: 1 }, { subscribers: 50, topics: 5 }], warmupMs: 200, durationMs: 600 },
+    // Every feed once (HTTP single, fixed rate, batch, in-process), in as few cases as that takes: CI runs it.
+    fanout: { cases: fanoutCases([50], 50, { subscribers: 50, topics: 5 }, { subscribers: 200, topics: 100 }, ['batch'], ['inproc']), warmupMs: 150, durationMs: 400 },
     inbound: { connections: 5, inFlight: 2, warmupMs: 200, durationMs: 600 },
     memory: { connections: 100, warmConnections: 20 },
     handshakes: { concurrency: 4, warmupMs: 200, durationMs: 600, maxHandshakes: 2000 },
   },
   ci: {
-    fanout: { cases: [{ subscribers: 100, topics: 1 }, { subscribers: 1000, topics: 1 }, { subscribers: 2000, topics: 1 }, { subscribers: 1000, topics: 100 }], warmupMs: 1000, durationMs: 3000 },
+    fanout: { cases: fanoutCases([100, 1000, 2000], 1000, { subscribers: 1000, topics: 100 }, { subscribers: 4000, topics: 2000 }), warmupMs: 1000, durationMs: 3000 },
     inbound: { connections: 50, inFlight: 8, warmupMs: 1000, durationMs: 3000 },
     memory: { connections: 2000, warmConnections: 100 },
     handshakes: { concurrency: 32, warmupMs: 500, durationMs: 3000, maxHandshakes: 15000 },
   },
   full: {
-    fanout: { cases: [{ subscribers: 100, topics: 1 }, { subscribers: 1000, topics: 1 }, { subscribers: 5000, topics: 1 }, { subscribers: 1000, topics: 100 }], warmupMs: 2000, durationMs: 10000 },
+    fanout: { cases: fanoutCases([100, 1000, 5000], 1000, { subscribers: 1000, topics: 100 }, { subscribers: 20000, topics: 10000 }), warmupMs: 2000, durationMs: 10000 },
     inbound: { connections: 100, inFlight: 10, warmupMs: 2000, durationMs: 10000 },
     memory: { connections: 10000, warmConnections: 200 },
     handshakes: { concurrency: 64, warmupMs: 1000, durationMs: 10000, maxHandshakes: 25000 },
@@ -27,7 +43,11 @@ export const SIZES = {
 export const SERVERS = {
   ours: { label: 'ours', script: 'peers/ours.mjs' },
   // Another build of ours (BENCH_BASELINE=<checkout with dist/>), measured side by side for before/after figures.
-  base: { label: 'ours (baseline)', script: 'peers/ours.mjs', dialect: 'ours' },
+  // `batch: false`: the baseline of issue 16 predates batch publish (set BENCH_BASELINE_BATCH=1 for a later one).
+  base: { label: 'ours (baseline)', script: 'peers/ours.mjs', dialect: 'ours', batch: process.env.BENCH_BASELINE_BATCH === '1' },
+  // Ours with WS_WRITE_DELAY_MS (outbound frames of a socket coalesced for up to that long).
+  'ours-wd1': { label: 'ours, write delay 1 ms', script: 'peers/ours.mjs', dialect: 'ours', env: { WS_WRITE_DELAY_MS: '1' } },
+  'ours-wd5': { label: 'ours, write delay 5 ms', script: 'peers/ours.mjs', dialect: 'ours', env: { WS_WRITE_DELAY_MS: '5' } },
   bare: { label: 'bare ws', script: 'peers/bare-ws.mjs' },
   corked: { label: 'corked ws', script: 'peers/corked-ws.mjs' },
   sio: { label: 'Socket.IO', script: 'peers/socketio.mjs' },
@@ -85,6 +105,7 @@ export function serverEnv(kind) {
     WS_MAX_ANON_CONNECTIONS_PER_IP: '1000000',
     ALERT_MAX_CONNECTIONS: '1000000',
   };
+  Object.assign(env, SERVERS[kind].env);
   if (kind === 'base') {
     const baseline = option('baseline', '');
     if (!baseline) throw new Error('server "base" needs BENCH_BASELINE=<checkout whose dist/ is built>');

@@ -102,6 +102,8 @@ export async function startServer(kind, { profileFile } = {}) {
       const msg = await nextMessage(child, (m) => m?.type === 'stats' && m.id === id, 30000, `server ${kind} stats`);
       return msg.stats;
     },
+    /** Forwards a load generator's in-process feed request (`publish`) to the server. */
+    send: (msg) => child.connected && child.send(msg),
     stop: () => stopChild(child),
   };
 }
@@ -122,6 +124,7 @@ export async function runLoad(name, server, config, timeoutMs) {
   tail(child.stderr, output, process.env.BENCH_VERBOSE === '1');
   const checkpoints = {};
   const onMessage = async (msg) => {
+    if (msg?.type === 'publish') return server.send(msg);
     if (msg?.type !== 'checkpoint') return;
     try {
       checkpoints[msg.name] = await server.stats(Boolean(msg.gc));

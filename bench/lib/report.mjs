@@ -64,6 +64,36 @@ export function targets(agg) {
   const hs = get('handshakes', 'ours', 'handshakesPerCpuS');
   const hw = get('handshakes', 'ours', 'handshakesPerSec');
   check('handshakes: ≥ 2,000 per second with JWT verification (per server-CPU-s)', hs, hs >= 2000, hs === null ? '—' : `${fmt(hs, 0)} per server-CPU-s (${fmt(hw, 0)}/s wall clock)`);
+
+  // Issue 16: many small topics, batch publish, tails.
+  const ti = rat('topics-100-inproc', 'corked', 'deliveriesPerCpuS');
+  check('(16) topics-100 in-process: deliveries per server-CPU-s ≥ 0.9× corked ws', ti, ti >= 0.9, ratio(ti));
+  const tkc = rat('topics-10k-inproc', 'corked', 'deliveriesPerCpuS');
+  check('(16) topics-10k in-process: ≥ 0.9× corked ws', tkc, tkc >= 0.9, ratio(tkc));
+  const tks = rat('topics-10k-inproc', 'sio', 'deliveriesPerCpuS');
+  check('(16) topics-10k in-process: ≥ 2× Socket.IO', tks, tks >= 2, ratio(tks));
+  const th = rat('topics-100-http', 'sio', 'deliveriesPerCpuS');
+  check('(16) topics-100 over HTTP single publishes: ≥ 1.5× Socket.IO with the same HTTP feed', th, th >= 1.5, ratio(th));
+  // "Today's single publishes": the baseline build when it ran (BENCH_BASELINE), else ours.
+  for (const family of ['topics-100', 'topics-10k']) {
+    const batch = get(`${family}-batch`, 'ours', 'publishesPerCpuS');
+    const singleServer = get(`${family}-http`, 'base', 'publishesPerCpuS') !== null ? 'base' : 'ours';
+    const singles = get(`${family}-http`, singleServer, 'publishesPerCpuS');
+    const gain = batch !== null && singles ? batch / singles : null;
+    check(`(16) ${family}, HTTP batches of 100: publishes per server-CPU-s ≥ 10× single publishes (${singleServer === 'base' ? 'baseline build' : 'this build'})`, gain, gain >= 10, ratio(gain));
+  }
+  const rp = get('fanout-1000-rate', 'ours', 'p99Ms');
+  const rc = get('fanout-1000-rate', 'corked', 'p99Ms');
+  const offered = get('fanout-1000-rate', 'ours', 'offeredRate');
+  check(
+    '(16) p99 at 80 % of corked ws\'s saturated rate, 1,000 subscribers of one topic: < 25 ms',
+    rp,
+    rp < 25,
+    rp === null ? '—' : `${rp.toFixed(2)} ms at ${fmt(offered, 0)} publishes/s (corked ws at the same rate: ${rc === null ? '—' : `${rc.toFixed(2)} ms`})`,
+  );
+  const hb = rat('handshakes', 'bare', 'handshakesPerCpuS');
+  check('(16) handshakes with JWT per server-CPU-s ≥ 0.8× bare ws', hb, hb >= 0.8, ratio(hb));
+  check('(16) heap per idle authenticated connection ≤ 1.1× bare ws', mh, mh <= 1.1, ratio(mh));
   return t;
 }
 
@@ -84,7 +114,7 @@ export function markdown({ size, runs, servers, suite, meta, notes }) {
     lines.push('');
   }
   if (servers.includes('ours')) {
-    lines.push('## Targets (issue 7)', '', '| target | measured | status |', '|---|---|---|');
+    lines.push('## Targets (issue 7; issue 16 marked (16))', '', '| target | measured | status |', '|---|---|---|');
     for (const t of targets(suite.aggregate)) lines.push(`| ${t.name} | ${t.value} | ${t.met} |`);
     lines.push('');
   }

@@ -3,7 +3,7 @@
 import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { SERVERS } from './config.mjs';
+import { SERVERS, option } from './config.mjs';
 import { runLoad, startServer } from './proc.mjs';
 import { SCENARIOS } from './scenarios.mjs';
 
@@ -31,12 +31,31 @@ export function fitToLimits(size, notes) {
     ...size.fanout,
     cases: size.fanout.cases.map((c) => {
       if (c.subscribers + headroom <= limit) return c;
-      const fitted = limit - headroom;
-      notes.push(`ulimit -n is ${limit}: fan-out case of ${c.subscribers} reduced to ${fitted} subscribers`);
-      return { ...c, subscribers: fitted };
+      // Fewer topics of the same size: the shape (subscribers per topic) is what the case is about.
+      const perTopic = c.subscribers / c.topics;
+      const topics = c.topics === 1 ? 1 : Math.floor((limit - headroom) / perTopic);
+      const fitted = c.topics === 1 ? limit - headroom : topics * perTopic;
+      if (c.feed === 'http' || !c.family) {
+        notes.push(`ulimit -n is ${limit}: fan-out case of ${c.subscribers} subscribers over ${c.topics} topics reduced to ${fitted} over ${topics}`);
+      }
+      return { ...c, subscribers: fitted, topics };
     }),
   };
   return size;
+}
+
+/**
+ * A case run at a fixed offered rate (`rateFrom`) gets `fraction` of the publishes/s that
+ * `server` sustained in case `id` earlier in the same run (or the fastest server measured there).
+ */
+function withRate(config, results) {
+  const from = config.rateFrom;
+  if (!from) return config;
+  const rateOf = (m) => (m?.raw ? m.raw.publishes / (m.raw.elapsedMs / 1000) : 0);
+  const measured = results[from.id] ?? {};
+  const max = rateOf(measured[from.server]) || Math.max(0, ...Object.values(measured).map(rateOf));
+  if (!max) throw new Error(`case ${from.id} must run before the fixed-rate case (no saturated rate measured)`);
+  return { ...config, rate: Math.round(from.fraction * max) };
 }
 
 function median(values) {
@@ -54,7 +73,7 @@ function brief(scenario, m) {
 }
 
 /** One measurement: fresh server, one load generator, stop both. */
-async function measure(scenario, kase, server, profileRoot, profileServers) {
+async function measure(scenario, kase, server, profileRoot, profileServers, config = kase.config) {
   let profileFile;
   if (profileRoot && profileServers.includes(server)) {
     mkdirSync(profileRoot, { recursive: true });
@@ -62,7 +81,7 @@ async function measure(scenario, kase, server, profileRoot, profileServers) {
   }
   const srv = await startServer(server, { profileFile });
   try {
-    const { result, checkpoints } = await runLoad(SCENARIOS[scenario].load, srv, { ...kase.config, deadlineMs: kase.timeoutMs }, kase.timeoutMs + 10000);
+    const { result, checkpoints } = await runLoad(SCENARIOS[scenario].load, srv, { ...config, deadlineMs: kase.timeoutMs }, kase.timeoutMs + 10000);
     return { raw: result, metrics: SCENARIOS[scenario].compute(result, checkpoints) };
   } finally {
     await srv.stop();
@@ -75,6 +94,13 @@ export async function runSuite({ size, runs, servers, scenarios, profileRoot, pr
   }
   const cases = [];
   for (const scenario of scenarios) for (const kase of SCENARIOS[scenario].cases(size)) cases.push({ scenario, ...kase });
+  // BENCH_CASES=topics-100-http,fanout-1000: only those cases (ids as in the report).
+  const only = option('cases', '');
+  if (only) {
+    const wanted = only.split(',').map((id) => id.trim());
+    cases.splice(0, cases.length, ...cases.filter((c) => wanted.includes(c.id)));
+    if (cases.length === 0) throw new Error(`BENCH_CASES matched no case (${only})`);
+  }
   const perRun = [];
   const errors = [];
   for (let run = 0; run < runs; run += 1) {
@@ -85,8 +111,12 @@ export async function runSuite({ size, runs, servers, scenarios, profileRoot, pr
       const order = servers.map((_, i) => servers[(i + run) % servers.length]);
       for (const server of order) {
         const tag = `[run ${run + 1}/${runs}] ${kase.id} ${SERVERS[server].label}`;
+        if (kase.config?.feed === 'batch' && SERVERS[server].batch === false) {
+          log(`${tag}: skipped (no batch publish in that build)`);
+          continue;
+        }
         try {
-          const m = await measure(kase.scenario, kase, server, profileRoot, profileServers);
+          const m = await measure(kase.scenario, kase, server, profileRoot, profileServers, withRate(kase.config, results));
           results[kase.id][server] = m;
           log(`${tag}: ${brief(kase.scenario, m.metrics)}`);
         } catch (err) {

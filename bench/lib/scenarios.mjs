@@ -2,6 +2,21 @@
 // figures computed from the load generator's result and the server's own checkpoints.
 const cpuSeconds = (cp) => (cp.end.cpuMicros - cp.start.cpuMicros) / 1e6;
 
+const FEED_TITLES = { http: 'HTTP single publishes', batch: 'HTTP batches of 100', inproc: 'in-process publisher' };
+
+/** fanout-1000 (one topic), fanout-1000-rate (at a fixed offered rate), topics-100-batch, … */
+export function fanoutId(c) {
+  if (c.family) return `${c.family}-${c.feed}`;
+  return `fanout-${c.subscribers}${c.rateFrom ? '-rate' : ''}`;
+}
+
+function fanoutTitle(c) {
+  const subs = c.subscribers.toLocaleString('en');
+  if (c.family) return `${c.family}: ${subs} subscribers over ${c.topics.toLocaleString('en')} topics, ${FEED_TITLES[c.feed]}`;
+  const rated = c.rateFrom ? `, at ${Math.round(c.rateFrom.fraction * 100)} % of ${c.rateFrom.server}'s saturated rate (${c.rateFrom.id})` : '';
+  return `fan-out: ${subs} subscribers of one topic, ${FEED_TITLES[c.feed]}${rated}`;
+}
+
 /** Metric columns: key, label, which way is better, decimals. */
 export const SCENARIOS = {
   fanout: {
@@ -9,8 +24,8 @@ export const SCENARIOS = {
     load: 'fanout',
     cases: (size) =>
       size.fanout.cases.map((c) => ({
-        id: c.topics === 1 ? `fanout-${c.subscribers}` : `fanout-${c.subscribers}x${c.topics}`,
-        title: c.topics === 1 ? `fan-out: ${c.subscribers.toLocaleString('en')} subscribers of one topic` : `fan-out: ${c.subscribers.toLocaleString('en')} subscribers over ${c.topics} topics`,
+        id: fanoutId(c),
+        title: fanoutTitle(c),
         config: { ...c, warmupMs: size.fanout.warmupMs, durationMs: size.fanout.durationMs },
         timeoutMs: size.fanout.warmupMs + size.fanout.durationMs + 120000 + c.subscribers * 20,
       })),
@@ -18,6 +33,9 @@ export const SCENARIOS = {
       { key: 'deliveriesPerCpuS', label: 'deliveries per server-CPU-s', better: 'higher', digits: 0 },
       { key: 'deliveriesPerSec', label: 'deliveries/s', better: 'higher', digits: 0 },
       { key: 'cpuMicrosPerDelivery', label: 'server CPU µs per delivery', better: 'lower', digits: 2 },
+      { key: 'publishesPerCpuS', label: 'publishes per server-CPU-s', better: 'higher', digits: 0 },
+      { key: 'publishesPerSec', label: 'publishes/s', better: 'info', digits: 0 },
+      { key: 'offeredRate', label: 'offered rate (publishes/s)', better: 'info', digits: 0 },
       { key: 'serverCpuS', label: 'server CPU s', better: 'info', digits: 2 },
       { key: 'cpuUtil', label: 'server CPU utilisation', better: 'info', digits: 2 },
       { key: 'loadCpuUtil', label: 'load generator CPU utilisation', better: 'info', digits: 2 },
@@ -32,6 +50,9 @@ export const SCENARIOS = {
         deliveriesPerCpuS: r.deliveries / cpu,
         deliveriesPerSec: r.deliveries / (r.elapsedMs / 1000),
         cpuMicrosPerDelivery: (cpu * 1e6) / r.deliveries,
+        publishesPerCpuS: r.publishes / cpu,
+        publishesPerSec: r.publishes / (r.elapsedMs / 1000),
+        offeredRate: r.offeredRate,
         serverCpuS: cpu,
         cpuUtil: cpu / (r.elapsedMs / 1000),
         loadCpuUtil: r.loadCpuS / (r.elapsedMs / 1000),

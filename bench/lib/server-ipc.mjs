@@ -1,6 +1,7 @@
 import { createSecretKey } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { performance } from 'node:perf_hooks';
 
 // Server side of the orchestrator protocol, shared by every server under test (bench/peers/*).
 // The server reports its own CPU time (process.cpuUsage) and memory (after GC when run with
@@ -47,11 +48,31 @@ async function profile(action, file) {
   }
 }
 
-/** Announces the listening port to the orchestrator and answers `stats` / `exit` requests. */
-export function serveIpc(port) {
+/** Microseconds since the epoch: the clock every process of a run shares (send times in payloads). */
+export const epochMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+/**
+ * The in-process feed, the same loop in every server: `count` publishes of a ~200-byte
+ * update, topics `T<k>` taken round-robin from `first`, each stamped with its send time.
+ * `publish(topic, data)` is the server's own in-process publish (ours: RealtimePublisher).
+ */
+function publishLoop(publish, { first, count, topics, pad }) {
+  for (let i = 0; i < count; i += 1) {
+    const seq = first + i;
+    publish(`T${seq % topics}`, { t: epochMicros(), seq, pad });
+  }
+}
+
+/**
+ * Announces the listening port to the orchestrator and answers `stats` / `exit` requests,
+ * and `publish` (the in-process feed) when given the server's `publish(topic, data)`.
+ */
+export function serveIpc(port, publish) {
   if (!process.send) throw new Error('run this server through bench/run.mjs (needs an IPC channel)');
   process.on('message', (msg) => {
-    if (msg?.type === 'stats') {
+    if (msg?.type === 'publish') {
+      publishLoop(publish, msg);
+    } else if (msg?.type === 'stats') {
       collect(Boolean(msg.gc)).then((stats) => process.send({ type: 'stats', id: msg.id, stats }));
     } else if (msg?.type === 'profile') {
       profile(msg.action, msg.file).then(
@@ -92,7 +113,8 @@ export function readJson(req, limit = 1024 * 1024) {
 
 /**
  * The HTTP publish endpoint every peer exposes: POST /publish {topic, data} with X-Api-Key,
- * answered 202 like ours. `publish(topic, data)` does the fan-out.
+ * answered 202 like ours; or a batch, an array of them (ours: docs/protocol.md §8), published
+ * in order and answered `{"accepted":true,"count":N}`. `publish(topic, data)` does the fan-out.
  */
 export function publishHandler(apiKey, publish) {
   return (req, res) => {
@@ -104,9 +126,16 @@ export function publishHandler(apiKey, publish) {
       res.writeHead(401).end();
       return;
     }
-    readJson(req, 65536).then(
+    const isPublish = (item) => typeof item?.topic === 'string' && typeof item.data === 'object' && item.data !== null;
+    readJson(req, 1024 * 1024).then(
       (body) => {
-        if (typeof body?.topic !== 'string' || typeof body.data !== 'object' || body.data === null) {
+        if (Array.isArray(body)) {
+          if (body.length === 0 || body.length > 1000 || !body.every(isPublish)) return res.writeHead(400).end();
+          for (const item of body) publish(item.topic, item.data);
+          res.writeHead(202, { 'content-type': 'application/json' }).end(`{"accepted":true,"count":${body.length}}`);
+          return;
+        }
+        if (!isPublish(body)) {
           res.writeHead(400).end();
           return;
         }

@@ -75,4 +75,4 @@ const heartbeat = setInterval(() => {
 }, 25000);
 heartbeat.unref();
 
-server.listen(0, '127.0.0.1', () => serveIpc(server.address().port));
+server.listen(0, '127.0.0.1', () => serveIpc(server.address().port, publish));

@@ -101,4 +101,4 @@ const heartbeat = setInterval(() => {
 }, 25000);
 heartbeat.unref();
 
-server.listen(0, '127.0.0.1', () => serveIpc(server.address().port));
+server.listen(0, '127.0.0.1', () => serveIpc(server.address().port, publish));

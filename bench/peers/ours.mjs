@@ -8,7 +8,11 @@ import { serveIpc } from '../lib/server-ipc.mjs';
 const dist = process.env.BENCH_OURS_DIST ?? new URL('../../dist/', import.meta.url).href;
 const { bootstrapRealtimeApp } = await import(new URL('bootstrap.js', dist).href);
 const { resolveRealtimeOptions } = await import(new URL('config/realtime-options.js', dist).href);
+const { RealtimePublisher } = await import(new URL('publishing/realtime-publisher.js', dist).href);
 
 resolveRealtimeOptions({ env: process.env }); // same up-front validation as main.ts
 const app = await bootstrapRealtimeApp({ env: process.env }, { port: 0, host: '127.0.0.1' });
-serveIpc(app.getHttpServer().address().port);
+// The in-process feed goes through the injectable publisher a host application uses (§8).
+const publisher = app.get(RealtimePublisher);
+const failed = (err) => process.stderr.write(`in-process publish failed: ${err.message}\n`);
+serveIpc(app.getHttpServer().address().port, (topic, data) => publisher.trackingUpdate(topic, data).catch(failed));

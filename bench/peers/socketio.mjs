@@ -9,9 +9,8 @@ import { publishHandler, secretKey, serveIpc, verifyBearer } from '../lib/server
 const secret = secretKey(process.env.JWT_SECRET);
 
 let io;
-const server = http.createServer(
-  publishHandler(process.env.REALTIME_API_KEY, (topic, data) => io.to(topic).emit('tracking.update', { ...data, trackingId: topic })),
-);
+const publish = (topic, data) => io.to(topic).emit('tracking.update', { ...data, trackingId: topic });
+const server = http.createServer(publishHandler(process.env.REALTIME_API_KEY, publish));
 io = new Server(server, {
   serveClient: false,
   transports: ['websocket'],
@@ -37,4 +36,4 @@ io.on('connection', (socket) => {
   socket.on('echo', (data) => socket.emit('echo', data));
 });
 
-server.listen(0, '127.0.0.1', () => serveIpc(server.address().port));
+server.listen(0, '127.0.0.1', () => serveIpc(server.address().port, publish));

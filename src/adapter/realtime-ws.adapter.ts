@@ -23,6 +23,7 @@ const STATUS_TEXT: Readonly<Record<HttpRejectionStatus, string>> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  413: 'Payload Too Large',
   429: 'Too Many Requests',
   503: 'Service Unavailable',
 };

@@ -36,6 +36,8 @@ export interface RealtimeOptions {
   maxInvalidFrames?: number;
   maxRateLimitStrikes?: number;
   maxBufferedBytes?: number;
+  /** Coalesce a socket's outbound frames for up to this long (0: until the end of the event-loop turn). */
+  writeDelayMs?: number;
   heartbeatIntervalMs?: number;
   pongTimeoutMs?: number;
   refreshWindowMs?: number;
@@ -142,6 +144,7 @@ export interface RealtimeConfig {
   readonly maxInvalidFrames: number;
   readonly maxRateLimitStrikes: number;
   readonly maxBufferedBytes: number;
+  readonly writeDelayMs: number;
   readonly heartbeatIntervalMs: number;
   readonly pongTimeoutMs: number;
   readonly refreshWindowMs: number;
@@ -206,6 +209,8 @@ type NumericKey =
     }[keyof RealtimeConfig]
   | 'redisLeaseTtlMs';
 
+const MAX_WRITE_DELAY_MS = 100;
+
 /** Numeric settings: env variable, default, and the smallest accepted value. */
 const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
   ['trustProxy', 'TRUST_PROXY', 0, 0],
@@ -219,6 +224,7 @@ const NUMERIC: ReadonlyArray<readonly [NumericKey, string, number, number]> = [
   ['maxInvalidFrames', 'WS_MAX_INVALID_FRAMES', 20, 1],
   ['maxRateLimitStrikes', 'WS_MAX_RATE_LIMIT_STRIKES', 10, 1],
   ['maxBufferedBytes', 'WS_MAX_BUFFERED_BYTES', 1024 * 1024, 1024],
+  ['writeDelayMs', 'WS_WRITE_DELAY_MS', 0, 0],
   ['heartbeatIntervalMs', 'WS_HEARTBEAT_INTERVAL_MS', 25000, 10],
   ['pongTimeoutMs', 'WS_PONG_TIMEOUT_MS', 10000, 10],
   ['refreshWindowMs', 'WS_REFRESH_WINDOW_MS', 60000, 0],
@@ -384,6 +390,10 @@ export function resolveRealtimeOptions(options: RealtimeOptions = {}): RealtimeC
   }
   if (numbers.chatHistoryShards > numbers.chatHistoryMaxCommodities) {
     throw new RealtimeConfigError('CHAT_HISTORY_SHARDS must not exceed CHAT_HISTORY_MAX_COMMODITIES (each shard holds a share of it)');
+  }
+  if (numbers.writeDelayMs > MAX_WRITE_DELAY_MS) {
+    // Held frames delay pings, pongs and replies too: beyond a few ms it is latency, not batching.
+    throw new RealtimeConfigError(`WS_WRITE_DELAY_MS must be at most ${MAX_WRITE_DELAY_MS}, got ${numbers.writeDelayMs}`);
   }
   if (numbers.ipv6PrefixBits > 128) {
     throw new RealtimeConfigError(`WS_IPV6_PREFIX_BITS must be at most 128, got ${numbers.ipv6PrefixBits}`);

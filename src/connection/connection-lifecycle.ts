@@ -77,7 +77,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
   ) {
     this.wheel = new TimerWheel(TIMER_RESOLUTION_MS, (err) => this.logger.error('timer task failed', describeError(err)));
     this.limits = {
-      batcher: new WriteBatcher(),
+      batcher: new WriteBatcher(config.writeDelayMs),
       maxBufferedBytes: config.maxBufferedBytes,
       maxInvalidFrames: config.maxInvalidFrames,
       maxRateLimitStrikes: config.maxRateLimitStrikes,
@@ -97,6 +97,7 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     clearInterval(this.revalidation);
+    this.limits.batcher.close();
     this.wheel.clear();
   }
 

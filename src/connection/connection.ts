@@ -29,7 +29,7 @@ export interface RateLimit {
 
 /** What every connection of the process shares. */
 export interface ConnectionLimits {
-  /** Batches the writes of every connection per event-loop turn. */
+  /** Batches the writes of every connection per event-loop turn, or per WS_WRITE_DELAY_MS. */
   readonly batcher: WriteBatcher;
   readonly maxBufferedBytes: number;
   readonly maxInvalidFrames: number;
@@ -304,6 +304,8 @@ export class Connection {
     if (socket.readyState === WebSocket.CLOSED || socket.readyState === WebSocket.CLOSING) return;
     this.#closeCode ??= code;
     socket.close(code, CLOSE_REASONS[code]);
+    // What is held (WS_WRITE_DELAY_MS) and the close frame leave now, not at the next flush.
+    this.#limits.batcher.release(this.#transport);
   }
 
   /** Drops the connection without a close handshake (missed pong, drain deadline). */
@@ -328,15 +330,22 @@ export class Connection {
    * The one send path and its backpressure rule (§6): over `maxBufferedBytes` queued the
    * connection is closed with 4008 instead of buffering without bound. With
    * permessage-deflate off, ws queues nothing of its own, so the TCP socket's queue is all
-   * there is. The socket stays corked until the end of this event-loop turn (WriteBatcher).
+   * there is. The socket stays corked until the end of this event-loop turn, or up to
+   * WS_WRITE_DELAY_MS (WriteBatcher); what is held counts towards the limit, so a held socket
+   * near it is written out first and only a client that does not read is closed.
    */
   private sendWire(wire: Buffer): boolean {
     if (this.#socket.readyState !== WebSocket.OPEN) return false;
     const raw = this.#transport;
     if (raw.destroyed) return false;
-    if (raw.writableLength + wire.length > this.#limits.maxBufferedBytes) {
-      this.close(CloseCode.SLOW_CONSUMER);
-      return false;
+    const limit = this.#limits.maxBufferedBytes - wire.length;
+    if (raw.writableLength > limit) {
+      // Held frames first: only what the kernel would not take counts against the client.
+      if (raw.writableCorked > 0) this.#limits.batcher.release(raw);
+      if (raw.writableLength > limit) {
+        this.close(CloseCode.SLOW_CONSUMER);
+        return false;
+      }
     }
     this.#limits.batcher.hold(raw);
     raw.write(wire);

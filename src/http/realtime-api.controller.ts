@@ -2,8 +2,9 @@ import { Body, Controller, HttpCode, Inject, Post, UseFilters, UseGuards, UsePip
 import { HttpErrorFilter } from '../filters/http-error.filter.js';
 import { ApiKeyGuard } from '../guards/api-key.guard.js';
 import { HttpValidationPipe } from '../pipes/http-validation.pipe.js';
-import { PublishRejected, RealtimePublisher } from '../publishing/realtime-publisher.js';
-import { DisconnectDto, MAX_PUBLISH_DATA_BYTES, PublishDto, RevokeDto } from './dto/publish.dto.js';
+import { RealtimePublisher } from '../publishing/realtime-publisher.js';
+import { DisconnectDto, RevokeDto } from './dto/publish.dto.js';
+import { type PublishBody, PublishBodyPipe } from './publish-body.pipe.js';
 
 const ACCEPTED = { accepted: true } as const;
 
@@ -15,16 +16,17 @@ const ACCEPTED = { accepted: true } as const;
 export class RealtimeApiController {
   constructor(@Inject(RealtimePublisher) private readonly publisher: RealtimePublisher) {}
 
+  /** One publish object, or a batch of them (an array): validated as a whole, delivered in order. */
   @Post('publish')
   @HttpCode(202)
-  async publish(@Body() body: PublishDto): Promise<typeof ACCEPTED> {
-    const data = body.data ?? {};
-    if (Buffer.byteLength(JSON.stringify(data)) > MAX_PUBLISH_DATA_BYTES) {
-      throw new PublishRejected('data', 'maxSize', `data must be at most ${MAX_PUBLISH_DATA_BYTES} bytes`);
-    }
+  async publish(@Body(PublishBodyPipe) body: PublishBody): Promise<typeof ACCEPTED | { accepted: true; count: number }> {
     // Which target fields each namespace takes follows from its descriptor's publish rule.
-    await this.publisher.publish(body.namespace, { ...body, data });
-    return ACCEPTED;
+    if (!body.batch) {
+      await this.publisher.publish(body.item.namespace, body.item);
+      return ACCEPTED;
+    }
+    await this.publisher.publishBatch(body.items);
+    return { accepted: true, count: body.items.length };
   }
 
   @Post('disconnect')

@@ -43,6 +43,7 @@ export const HTTP_REJECTIONS = {
   401: { code: 'UNAUTHORIZED', message: 'Unauthorized' },
   403: { code: 'FORBIDDEN', message: 'Forbidden' },
   404: { code: 'NOT_FOUND', message: 'Not Found' },
+  413: { code: 'PAYLOAD_TOO_LARGE', message: 'Payload Too Large' },
   429: { code: 'RATE_LIMITED', message: 'Too Many Requests' },
   503: { code: 'UNAVAILABLE', message: 'Service Unavailable' },
 } as const;

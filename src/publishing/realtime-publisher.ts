@@ -4,7 +4,7 @@ import type { RealtimeConfig } from '../config/realtime-options.js';
 import { REVOCATION_STORE, type RevocationStore } from '../auth/revocation-store.js';
 import { IDENTIFIER_PATTERN } from '../protocol/events.js';
 import { ErrorCode } from '../protocol/error-codes.js';
-import type { EventSpec, NamespaceDescriptor } from '../protocol/namespace-descriptor.js';
+import type { EventSpec, NamespaceDescriptor, PublishRule } from '../protocol/namespace-descriptor.js';
 import { MAIN, MOLOLINK, MOLOLINK_EVENT_PATTERN, NOTIFICATIONS, PROJECTS, TRACKING, type PushData } from '../protocol/namespace-descriptors.js';
 import { namespaceByName, type NamespaceName } from '../protocol/namespaces.js';
 import { BROKER, type Broker } from './broker.js';
@@ -59,6 +59,31 @@ export class PublishRejected extends BadRequestException {
   }
 }
 
+/** One item of a batch publish: the namespace beside the request's fields. */
+export interface BatchItem extends PublishRequest {
+  readonly namespace: string;
+}
+
+/** A validation detail of a batch: which item (0-based) it is about. */
+export interface IndexedDetail {
+  readonly index: number;
+  readonly field: string;
+  readonly constraints: readonly string[];
+}
+
+/** A batch with at least one item its namespace does not take: 400, nothing of it delivered. */
+export class BatchRejected extends BadRequestException {
+  constructor(
+    readonly details: readonly IndexedDetail[],
+    message = `item ${details[0]?.index ?? 0} of the batch is invalid`,
+  ) {
+    super({ code: ErrorCode.VALIDATION_FAILED, message, details: details.slice(0, MAX_BATCH_DETAILS) });
+  }
+}
+
+/** Keeps a rejected batch's answer small whatever the batch looked like. */
+const MAX_BATCH_DETAILS = 20;
+
 function requireIdentifier(field: string, value: string): void {
   if (!IDENTIFIER_PATTERN.test(value)) throw new PublishRejected(field, 'matches', `${field} must match ${IDENTIFIER_PATTERN.source}`);
 }
@@ -79,6 +104,52 @@ export class RealtimePublisher {
 
   /** Publishes to `namespace` by its publish rule; PublishRejected when the request does not fit it. */
   async publish(namespace: string, request: PublishRequest): Promise<void> {
+    const { descriptor, rule } = this.check(namespace, request);
+    const data = request.data ?? {};
+    switch (rule.to) {
+      case 'topic': {
+        const topic = request.topic!;
+        const key = descriptor.topic?.key;
+        await this.toTopics(descriptor, [topic], rule.push, key === undefined ? data : { ...data, [key]: topic });
+        return;
+      }
+      case 'users':
+        await this.toTopics(descriptor, [...new Set(request.userIds)], rule.push, data);
+        return;
+      case 'namespace':
+        await this.broker.publish({ type: 'namespace', namespace: brokerName(descriptor), event: rule.push.event, data });
+        return;
+      case 'targeted':
+        await this.targeted(descriptor, rule.eventPattern, request, request.event ?? '', data);
+        return;
+    }
+  }
+
+  /**
+   * Several publishes (docs/protocol.md §8 batch): every item is checked against its
+   * namespace's rule before any is delivered (BatchRejected names each bad item's index),
+   * then each goes through `publish` in array order. No await between them: local delivery
+   * happens in order within this turn, and the broker's Redis commands are all written
+   * before the first reply is read (one pipelined round trip per batch).
+   */
+  async publishBatch(items: readonly BatchItem[]): Promise<void> {
+    const details: IndexedDetail[] = [];
+    let firstMessage = '';
+    items.forEach((item, index) => {
+      try {
+        this.check(item.namespace, item);
+      } catch (error) {
+        if (!(error instanceof PublishRejected)) throw error;
+        if (details.length === 0) firstMessage = error.message;
+        details.push({ index, field: error.field, constraints: [error.constraint] });
+      }
+    });
+    if (details.length > 0) throw new BatchRejected(details, `item ${details[0]!.index}: ${firstMessage}`);
+    await Promise.all(items.map((item) => this.publish(item.namespace, item)));
+  }
+
+  /** The namespace's descriptor and publish rule when `request` fits it; PublishRejected otherwise. Sends nothing. */
+  check(namespace: string, request: PublishRequest): { descriptor: NamespaceDescriptor; rule: PublishRule } {
     const descriptor = namespaceByName(namespace);
     const rule = descriptor?.publish;
     const allowed = rule ? ALLOWED_FIELDS[rule.to] : [];
@@ -88,30 +159,25 @@ export class RealtimePublisher {
       }
     }
     if (!descriptor || !rule) throw new PublishRejected('namespace', 'isIn', `namespace ${namespace} has no server-side publish`);
-    const data = request.data ?? {};
     switch (rule.to) {
-      case 'topic': {
+      case 'topic':
         if (request.topic === undefined) throw new PublishRejected('topic', 'isDefined', `topic is required for namespace ${namespace}`);
         requireIdentifier('topic', request.topic);
-        const key = descriptor.topic?.key;
-        await this.toTopics(descriptor, [request.topic], rule.push, key === undefined ? data : { ...data, [key]: request.topic });
-        return;
-      }
+        break;
       case 'users': {
-        const userIds = request.userIds ?? [];
-        if (userIds.length < 1 || userIds.length > MAX_NOTIFICATION_USERS) {
+        const count = request.userIds?.length ?? 0;
+        if (count < 1 || count > MAX_NOTIFICATION_USERS) {
           throw new PublishRejected('userIds', 'arrayLength', `userIds must list 1 to ${MAX_NOTIFICATION_USERS} users`);
         }
-        await this.toTopics(descriptor, [...new Set(userIds)], rule.push, data);
-        return;
+        break;
       }
       case 'namespace':
-        await this.broker.publish({ type: 'namespace', namespace: brokerName(descriptor), event: rule.push.event, data });
-        return;
+        break;
       case 'targeted':
-        await this.targeted(descriptor, rule.eventPattern, request, request.event ?? '', data);
-        return;
+        checkTargeted(descriptor, rule.eventPattern, request, request.event ?? '');
+        break;
     }
+    return { descriptor, rule };
   }
 
   /**
@@ -168,19 +234,24 @@ export class RealtimePublisher {
   }
 
   private async targeted(descriptor: NamespaceDescriptor, pattern: RegExp, target: MololinkTarget, event: string, data: PushData): Promise<void> {
-    if (!pattern.test(event)) throw new PublishRejected('event', 'matches', `event must match ${pattern.source}`);
-    const userIds = target.userIds ?? [];
-    const roles = target.roles ?? [];
+    checkTargeted(descriptor, pattern, target, event);
     const namespace = brokerName(descriptor);
     if (target.all === true) {
-      if (userIds.length > 0 || roles.length > 0) throw new PublishRejected('all', 'exclusive', 'all cannot be combined with userIds or roles');
       await this.broker.publish({ type: 'namespace', namespace, event, data });
       return;
     }
-    if (userIds.length === 0 && roles.length === 0) {
-      throw new PublishRejected('userIds', 'target', `a ${descriptor.name} publish needs userIds, roles or all: true`);
-    }
-    await this.broker.publish({ type: 'targeted', namespace, userIds, roles, event, data });
+    await this.broker.publish({ type: 'targeted', namespace, userIds: target.userIds ?? [], roles: target.roles ?? [], event, data });
+  }
+}
+
+/** A mololink-style publish names an event of its pattern and a target; never a broadcast by omission (finding 18). */
+function checkTargeted(descriptor: NamespaceDescriptor, pattern: RegExp, target: MololinkTarget, event: string): void {
+  if (!pattern.test(event)) throw new PublishRejected('event', 'matches', `event must match ${pattern.source}`);
+  const targets = (target.userIds?.length ?? 0) + (target.roles?.length ?? 0);
+  if (target.all === true) {
+    if (targets > 0) throw new PublishRejected('all', 'exclusive', 'all cannot be combined with userIds or roles');
+  } else if (targets === 0) {
+    throw new PublishRejected('userIds', 'target', `a ${descriptor.name} publish needs userIds, roles or all: true`);
   }
 }
 

@@ -55,6 +55,17 @@ describe('topic namespaces', () => {
     expect(pushes(other, 'tracking.update')).toEqual([]);
   });
 
+  test('a batch published over HTTP on A reaches the subscribers on A and B in array order, once each', async () => {
+    const onA = await open(a, '/ws/tracking');
+    const onB = await open(b, '/ws/tracking');
+    for (const c of [onA, onB]) expect((await c.call('tracking.subscribe', { trackingId: 'SHP-BATCH' })).event).toBe('tracking.subscribed');
+    const items = Array.from({ length: 20 }, (_, n) => ({ namespace: 'tracking', topic: n % 2 ? 'SHP-BATCH' : 'SHP-NOBODY', data: { n } }));
+    expect(await api(a, 'publish', items)).toEqual({ status: 202, body: { accepted: true, count: 20 } });
+    const odd = Array.from({ length: 10 }, (_, i) => 2 * i + 1);
+    expect(await countAfterQuiet([onA, onB], 'tracking.update')).toEqual([10, 10]);
+    for (const c of [onA, onB]) expect(pushes(c, 'tracking.update').map((f) => f.data?.n)).toEqual(odd);
+  });
+
   test('a publish on B reaches a subscriber on A once (both directions work)', async () => {
     const onA = await open(a, '/ws/tracking');
     expect((await onA.call('tracking.subscribe', { trackingId: 'SHP-BA' })).event).toBe('tracking.subscribed');

@@ -68,68 +68,206 @@ describe('X-Api-Key', () => {
   });
 });
 
-describe('POST /realtime/publish', () => {
-  test('tracking: 202 {"accepted":true}; subscribers of the topic get tracking.update with trackingId added, others nothing', async () => {
-    const subscriber = await pool.open('/ws/tracking');
-    const bystander = await pool.open('/ws/tracking');
-    await subscriber.call('tracking.subscribe', { trackingId: 'HTTP-1' });
-    await bystander.call('tracking.subscribe', { trackingId: 'HTTP-2' });
-    const res = await post('/realtime/publish', { namespace: 'tracking', topic: 'HTTP-1', data: { status: 'in_transit', eta: 5 } });
-    expect(res.status).toBe(202);
-    expect(res.text).toBe('{"accepted":true}');
-    // Never cached, so not hashed for an ETag on every publish.
-    expect(res.headers.etag).toBeUndefined();
-    const update = await subscriber.next('tracking.update');
-    expect(update).toEqual({ event: 'tracking.update', data: { status: 'in_transit', eta: 5, trackingId: 'HTTP-1' } });
-    await expectAlive(bystander);
-    expect(bystander.all('tracking.update')).toHaveLength(0);
-  });
+/**
+ * The standalone server answers the plain publish from its fast path (src/http/publish-fast-path.ts);
+ * any other shape (here a query string) goes through the Nest route. Both must answer alike.
+ */
+const ROUTES = [
+  ['fast path', '/realtime/publish'],
+  ['Nest route', '/realtime/publish?via=nest'],
+] as const;
 
-  test('main: system.announcement reaches /ws/main connections only', async () => {
-    const onMain = await pool.open('/ws/main');
-    const authedMain = await pool.open('/ws/main', bearer(token({ sub: 'reader' })));
-    const onTracking = await pool.open('/ws/tracking');
-    const res = await post('/realtime/publish', { namespace: 'main', data: { text: 'maintenance at 22:00' } });
-    expect(res.status).toBe(202);
-    expect(res.body).toEqual({ accepted: true });
-    for (const c of [onMain, authedMain]) {
-      expect(await c.next('system.announcement')).toEqual({ event: 'system.announcement', data: { text: 'maintenance at 22:00' } });
-    }
-    await expectAlive(onTracking);
-    expect(onTracking.all('system.announcement')).toHaveLength(0);
-  });
+test('the plain publish takes the fast path, a query string the Nest route (Express marks its answers)', async () => {
+  const fast = await post('/realtime/publish', { namespace: 'main', data: {} });
+  const routed = await post('/realtime/publish?via=nest', { namespace: 'main', data: {} });
+  expect([fast.status, routed.status]).toEqual([202, 202]);
+  expect(fast.headers['x-powered-by']).toBeUndefined();
+  expect(routed.headers['x-powered-by']).toBe('Express');
+  expect(fast.headers['content-type']).toBe(routed.headers['content-type']);
+});
 
+describe.each(ROUTES)('%s', (_route, PUBLISH) => {
   test.each([
-    ['an unknown namespace', { namespace: 'weather', data: {} }, 'namespace'],
-    ['a missing namespace', { topic: 'A', data: {} }, 'namespace'],
-    ['a tracking publish without topic', { namespace: 'tracking', data: {} }, 'topic'],
-    ['a bad topic pattern', { namespace: 'tracking', topic: 'no spaces!', data: {} }, 'topic'],
-    ['a 65-character topic', { namespace: 'tracking', topic: 't'.repeat(65), data: {} }, 'topic'],
-    ['data over 64 KiB', { namespace: 'tracking', topic: 'BIG', data: { blob: 'b'.repeat(66 * 1024) } }, 'data'],
-    ['data that is not an object', { namespace: 'main', data: ['x'] }, 'data'],
-    ['an unknown body field', { namespace: 'main', data: {}, extra: 1 }, 'extra'],
-  ])('%s is 400 VALIDATION_FAILED with details naming the field', async (_name, body, field) => {
-    const client = await pool.open('/ws/main');
-    const res = await post('/realtime/publish', body);
-    expect(res.status).toBe(400);
-    expect(res.body.code).toBe('VALIDATION_FAILED');
-    expect(typeof res.body.message).toBe('string');
-    expect(res.body.message).not.toMatch(/\n\s+at |\.(ts|js):\d+/);
-    expect(Array.isArray(res.body.details)).toBe(true);
-    expect((res.body.details as Array<{ field: string }>).map((d) => d.field)).toContain(field);
-    await expectAlive(client);
-    expect(client.all('system.announcement')).toHaveLength(0);
+    ['a body that is not JSON', '{"namespace":', 400, { code: 'VALIDATION_FAILED', message: 'Request body is not valid JSON', details: [] }],
+    ['a JSON string', '"x"', 400, { code: 'VALIDATION_FAILED', message: 'Request body is not valid JSON', details: [] }],
+    ['an empty body', '', 400, undefined],
+  ])('%s is answered %i as the contract says', async (_name, raw, status, body) => {
+    const res = await request(api.http()).post(PUBLISH).set('Content-Type', 'application/json').set('X-Api-Key', API_KEY).send(raw);
+    expect(res.status).toBe(status);
+    if (body) expect(res.body).toEqual(body);
+    else expect(res.body.code).toBe('VALIDATION_FAILED');
   });
 
-  test('data of exactly 64 KiB is accepted', async () => {
-    const subscriber = await pool.open('/ws/tracking');
-    await subscriber.call('tracking.subscribe', { trackingId: 'EDGE' });
-    const data = { blob: '' };
-    data.blob = 'b'.repeat(64 * 1024 - Buffer.byteLength(JSON.stringify(data)));
-    const res = await post('/realtime/publish', { namespace: 'tracking', topic: 'EDGE', data });
-    expect(res.status).toBe(202);
-    expect((await subscriber.next('tracking.update')).data?.blob).toBe(data.blob);
+  test('a wrong key is 401 UNAUTHORIZED; a body over 1 MiB is 413 whatever the key', async () => {
+    const wrong = await post(PUBLISH, { namespace: 'main', data: {} }, 'x'.repeat(API_KEY.length));
+    expect(wrong.status).toBe(401);
+    expect(wrong.body).toEqual(UNAUTHORIZED);
+    const big = JSON.stringify({ namespace: 'main', data: { pad: 'p'.repeat(1024 * 1024) } });
+    for (const key of [API_KEY, null]) {
+      const res = await post(PUBLISH, big, key);
+      expect(res.status).toBe(413);
+      expect(res.body).toEqual({ code: 'PAYLOAD_TOO_LARGE', message: 'Payload Too Large' });
+    }
   });
+
+  describe('POST /realtime/publish', () => {
+    test('tracking: 202 {"accepted":true}; subscribers of the topic get tracking.update with trackingId added, others nothing', async () => {
+      const subscriber = await pool.open('/ws/tracking');
+      const bystander = await pool.open('/ws/tracking');
+      await subscriber.call('tracking.subscribe', { trackingId: 'HTTP-1' });
+      await bystander.call('tracking.subscribe', { trackingId: 'HTTP-2' });
+      const res = await post(PUBLISH, { namespace: 'tracking', topic: 'HTTP-1', data: { status: 'in_transit', eta: 5 } });
+      expect(res.status).toBe(202);
+      expect(res.text).toBe('{"accepted":true}');
+      // Never cached, so not hashed for an ETag on every publish.
+      expect(res.headers.etag).toBeUndefined();
+      const update = await subscriber.next('tracking.update');
+      expect(update).toEqual({ event: 'tracking.update', data: { status: 'in_transit', eta: 5, trackingId: 'HTTP-1' } });
+      await expectAlive(bystander);
+      expect(bystander.all('tracking.update')).toHaveLength(0);
+    });
+
+    test('main: system.announcement reaches /ws/main connections only', async () => {
+      const onMain = await pool.open('/ws/main');
+      const authedMain = await pool.open('/ws/main', bearer(token({ sub: 'reader' })));
+      const onTracking = await pool.open('/ws/tracking');
+      const res = await post(PUBLISH, { namespace: 'main', data: { text: 'maintenance at 22:00' } });
+      expect(res.status).toBe(202);
+      expect(res.body).toEqual({ accepted: true });
+      for (const c of [onMain, authedMain]) {
+        expect(await c.next('system.announcement')).toEqual({ event: 'system.announcement', data: { text: 'maintenance at 22:00' } });
+      }
+      await expectAlive(onTracking);
+      expect(onTracking.all('system.announcement')).toHaveLength(0);
+    });
+
+    test.each([
+      ['an unknown namespace', { namespace: 'weather', data: {} }, 'namespace'],
+      ['a missing namespace', { topic: 'A', data: {} }, 'namespace'],
+      ['a tracking publish without topic', { namespace: 'tracking', data: {} }, 'topic'],
+      ['a bad topic pattern', { namespace: 'tracking', topic: 'no spaces!', data: {} }, 'topic'],
+      ['a 65-character topic', { namespace: 'tracking', topic: 't'.repeat(65), data: {} }, 'topic'],
+      ['data over 64 KiB', { namespace: 'tracking', topic: 'BIG', data: { blob: 'b'.repeat(66 * 1024) } }, 'data'],
+      ['data that is not an object', { namespace: 'main', data: ['x'] }, 'data'],
+      ['an unknown body field', { namespace: 'main', data: {}, extra: 1 }, 'extra'],
+    ])('%s is 400 VALIDATION_FAILED with details naming the field', async (_name, body, field) => {
+      const client = await pool.open('/ws/main');
+      const res = await post(PUBLISH, body);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+      expect(typeof res.body.message).toBe('string');
+      expect(res.body.message).not.toMatch(/\n\s+at |\.(ts|js):\d+/);
+      expect(Array.isArray(res.body.details)).toBe(true);
+      expect((res.body.details as Array<{ field: string }>).map((d) => d.field)).toContain(field);
+      await expectAlive(client);
+      expect(client.all('system.announcement')).toHaveLength(0);
+    });
+
+    test('data of exactly 64 KiB is accepted', async () => {
+      const subscriber = await pool.open('/ws/tracking');
+      await subscriber.call('tracking.subscribe', { trackingId: 'EDGE' });
+      const data = { blob: '' };
+      data.blob = 'b'.repeat(64 * 1024 - Buffer.byteLength(JSON.stringify(data)));
+      const res = await post(PUBLISH, { namespace: 'tracking', topic: 'EDGE', data });
+      expect(res.status).toBe(202);
+      expect((await subscriber.next('tracking.update')).data?.blob).toBe(data.blob);
+    });
+  });
+
+  describe('POST /realtime/publish with a batch (an array)', () => {
+    const tracking = (topic: string, n: number) => ({ namespace: 'tracking', topic, data: { n } });
+
+    test('202 {"accepted":true,"count":N}; items delivered in array order, two for one topic in that order to each subscriber', async () => {
+      const first = await pool.open('/ws/tracking');
+      const second = await pool.open('/ws/tracking');
+      const onMain = await pool.open('/ws/main');
+      for (const c of [first, second]) await c.call('tracking.subscribe', { trackingId: 'BATCH-1' });
+      const batch = [tracking('BATCH-1', 1), { namespace: 'main', data: { text: 'between' } }, tracking('BATCH-1', 2), tracking('BATCH-1', 3)];
+      const res = await post(PUBLISH, batch);
+      expect(res.status).toBe(202);
+      expect(res.text).toBe('{"accepted":true,"count":4}');
+      for (const c of [first, second]) {
+        await c.next((f) => f.event === 'tracking.update' && f.data?.n === 3);
+        expect(c.all('tracking.update').map((f) => f.data)).toEqual([1, 2, 3].map((n) => ({ n, trackingId: 'BATCH-1' })));
+      }
+      expect((await onMain.next('system.announcement')).data).toEqual({ text: 'between' });
+    });
+
+    test('one invalid item refuses the whole batch: 400 VALIDATION_FAILED, details carry index beside field and constraints, nothing delivered', async () => {
+      const subscriber = await pool.open('/ws/tracking');
+      await subscriber.call('tracking.subscribe', { trackingId: 'BATCH-2' });
+      const batch = [
+        tracking('BATCH-2', 1),
+        { namespace: 'tracking', topic: 'no spaces!', data: {} }, // DTO rule
+        tracking('BATCH-2', 2),
+        { namespace: 'tracking', data: {} }, // namespace rule: topic required
+        { namespace: 'main', data: {}, extra: 1 }, // unknown field
+      ];
+      const res = await post(PUBLISH, batch);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+      expect(typeof res.body.message).toBe('string');
+      const details = res.body.details as Array<{ index: number; field: string; constraints: string[] }>;
+      expect(details).toContainEqual({ index: 1, field: 'topic', constraints: ['matches'] });
+      expect(details).toContainEqual({ index: 4, field: 'extra', constraints: ['whitelistValidation'] });
+      for (const d of details) expect(Array.isArray(d.constraints)).toBe(true);
+      await expectAlive(subscriber);
+      expect(subscriber.all('tracking.update')).toHaveLength(0);
+    });
+
+    test('an item valid by the DTO but not by its namespace rule refuses the batch with its index', async () => {
+      const subscriber = await pool.open('/ws/tracking');
+      await subscriber.call('tracking.subscribe', { trackingId: 'BATCH-3' });
+      const res = await post(PUBLISH, [tracking('BATCH-3', 1), { namespace: 'tracking', data: {} }, { namespace: 'mololink', event: 'mololink.x', data: {} }]);
+      expect(res.status).toBe(400);
+      expect(res.body.details).toEqual([
+        { index: 1, field: 'topic', constraints: ['isDefined'] },
+        { index: 2, field: 'userIds', constraints: ['target'] },
+      ]);
+      await expectAlive(subscriber);
+      expect(subscriber.all('tracking.update')).toHaveLength(0);
+    });
+
+    test.each([
+      ['an empty array', []],
+      ['1,001 items', Array.from({ length: 1001 }, (_, n) => tracking('BATCH-4', n))],
+      ['an item that is not an object', [tracking('BATCH-4', 1), 'x']],
+    ])('%s is 400 VALIDATION_FAILED', async (_name, body) => {
+      const subscriber = await pool.open('/ws/tracking');
+      await subscriber.call('tracking.subscribe', { trackingId: 'BATCH-4' });
+      const res = await post(PUBLISH, body);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+      expect(Array.isArray(res.body.details)).toBe(true);
+      await expectAlive(subscriber);
+      expect(subscriber.all('tracking.update')).toHaveLength(0);
+    });
+
+    test('1,000 items in exactly 1 MiB are accepted; one byte more is 413 PAYLOAD_TOO_LARGE and nothing is delivered', async () => {
+      const subscriber = await pool.open('/ws/tracking');
+      await subscriber.call('tracking.subscribe', { trackingId: 'BATCH-5' });
+      /** 1,000 items whose JSON is exactly `bytes` long (each item's data far below 64 KiB). */
+      const batchOf = (topic: string, bytes: number) => {
+        const batch = Array.from({ length: 1000 }, (_, n) => ({ namespace: 'tracking', topic, data: { n, pad: '' } }));
+        const room = bytes - Buffer.byteLength(JSON.stringify(batch));
+        for (const item of batch) item.data.pad = 'p'.repeat(Math.floor(room / 1000));
+        batch[0]!.data.pad += 'p'.repeat(room % 1000);
+        expect(Buffer.byteLength(JSON.stringify(batch))).toBe(bytes);
+        return batch;
+      };
+      const over = await post(PUBLISH, batchOf('BATCH-5', 1024 * 1024 + 1));
+      expect(over.status).toBe(413);
+      expect(over.body).toEqual({ code: 'PAYLOAD_TOO_LARGE', message: 'Payload Too Large' });
+      await expectAlive(subscriber);
+      expect(subscriber.all('tracking.update')).toHaveLength(0);
+
+      // The exact size, to a topic nobody reads (1 MiB of frames at once is past one socket's send buffer).
+      const ok = await post(PUBLISH, batchOf('BATCH-5-UNREAD', 1024 * 1024));
+      expect(ok.status).toBe(202);
+      expect(ok.body).toEqual({ accepted: true, count: 1000 });
+    });
+  });
+
 });
 
 describe('POST /realtime/disconnect and /realtime/revoke', () => {

@@ -205,6 +205,7 @@ export async function probeProtocol(): Promise<ProtocolTables> {
     trackingUpdate: ['T-1', {}], projectUpdate: ['P-1', {}], notify: [['u-1'], {}],
     mololink: [{ userIds: ['u-1'] }, 'mololink.probe', {}], targeted: [MOLOLINK, MOLOLINK_EVENT_PATTERN, { userIds: ['u-1'] }, 'mololink.probe', {}],
     announce: [{}], disconnectUser: ['u-1'], revoke: [{ userId: 'u-1' }],
+    publishBatch: [[{ namespace: 'tracking', topic: 'T-1', data: {} }, { namespace: 'main', data: {} }]], check: ['tracking', { topic: 'T-1' }],
   };
   const namespaceBound = new Set<string>();
   for (const method of Object.getOwnPropertyNames(RealtimePublisher.prototype).filter((m) => m !== 'constructor')) {

@@ -137,6 +137,7 @@ describe('resolveRealtimeOptions', () => {
       ['JWT_MAX_TOKEN_LIFETIME_MS', 'jwtMaxTokenLifetimeMs', '3600000', 3600000],
       ['WS_MAX_PENDING_CONNECTIONS', 'maxPendingConnections', '50', 50],
       ['WS_IPV6_PREFIX_BITS', 'ipv6PrefixBits', '48', 48],
+      ['WS_WRITE_DELAY_MS', 'writeDelayMs', '5', 5],
       ['CHAT_HISTORY_MAX_BYTES', 'chatHistoryMaxBytes', '1048576', 1048576],
       ['METRICS_CACHE_MS', 'metricsCacheMs', '0', 0],
       ['SHUTDOWN_TIMEOUT_MS', 'shutdownTimeoutMs', '3000', 3000],
@@ -429,6 +430,11 @@ describe('review findings: startup checks', () => {
     expect(config.ipv6PrefixBits).toBe(64);
     expect(config.chatHistoryMaxBytes).toBe(67_108_864);
     expect(configError(() => resolve({ ...BASE_ENV, WS_IPV6_PREFIX_BITS: '129' })).message).toMatch(/WS_IPV6_PREFIX_BITS/);
+  });
+
+  it('WS_WRITE_DELAY_MS: 0 (no coalescing beyond the turn) by default, at most 100', () => {
+    expect(resolve({ ...BASE_ENV }).writeDelayMs).toBe(0);
+    expect(configError(() => resolve({ ...BASE_ENV, WS_WRITE_DELAY_MS: '101' })).message).toMatch(/WS_WRITE_DELAY_MS must be at most 100/);
   });
 });
 

@@ -3,6 +3,8 @@ import { IDENTIFIER_PATTERN } from '../../protocol/events.js';
 import { knownNamespaces, namespaceByName } from '../../protocol/namespaces.js';
 
 export const MAX_PUBLISH_DATA_BYTES = 64 * 1024;
+/** The largest `POST /realtime/publish` body, a batch included (a host app sets its own JSON body limit to this). */
+export const MAX_PUBLISH_BODY_BYTES = 1024 * 1024;
 
 /** One of the namespaces served (the contract's, and any a host application added); reported as `isIn`. */
 const IsKnownNamespace = (): PropertyDecorator =>
