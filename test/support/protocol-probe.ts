@@ -144,7 +144,7 @@ export async function probeProtocol(): Promise<ProtocolTables> {
     append: async () => undefined, recent: async () => [], sweep: async () => undefined,
     verify: async () => identity, acquireUser: async () => 'lease', releaseUser: () => undefined,
     promote: () => undefined, refresh: () => undefined, record: () => undefined, warn: () => undefined, add: () => undefined, authFailure: () => undefined,
-    revokeToken: async () => undefined, revokeUser: async () => undefined,
+    revokeToken: async () => undefined, revokeUser: async () => undefined, take: async () => 0, localUsers: () => 0,
   };
   // A Connection as handlers and services see it.
   const socketOn = (ns: NamespaceName, authenticated: boolean) => ({
