@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client-factory.js';
 import type { ChatHistoryBounds, ChatHistorySizes, ChatHistoryStore, ChatMessage } from '../chat/chat-history.store.js';
 import { MIN_SIGNING_KEY_BYTES } from './signed-envelope.js';
 import { LuaScript } from './lua-script.js';
@@ -214,7 +214,7 @@ export class RedisChatHistoryStore implements ChatHistoryStore {
     return [this.listPrefix + member, this.indexKey, this.countsKey, this.totalsKey];
   }
 
-  private get client(): Redis {
+  private get client(): RedisClient {
     return this.options.connection.command;
   }
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client-factory.js';
 import type { RoomJoinResult, RoomMember, RoomPresenceStore } from '../subscriptions/room-presence.store.js';
 import { LuaScript } from './lua-script.js';
 import type { RedisConnection, RedisErrorReporter } from './redis-connection.js';
@@ -223,7 +223,7 @@ export class RedisRoomPresenceStore implements RoomPresenceStore {
     }
   }
 
-  private get client(): Redis {
+  private get client(): RedisClient {
     return this.options.connection.command;
   }
 
