@@ -22,12 +22,15 @@ import {
   SIGNING_KEY,
   signEnvelope,
   startCluster,
+  topicShard,
   uniquePrefix,
 } from '../support/cluster-helpers.js';
 
 jest.setTimeout(30_000);
 
 const PREFIX = uniquePrefix('security');
+/** The shard channel of tracking topic SEC-1 (the tracking receivers' topic). */
+const SEC_1 = topicShard('tracking', 'SEC-1');
 const WRONG_KEY = 'not-the-cluster-key-0123456789abcdefghij';
 const FIVE_MINUTES = 5 * 60_000;
 const NO_REJECTIONS = { unsigned: 0, malformed: 0, forged: 0, stale: 0, oversized: 0, wrong_channel: 0, replayed: 0, invalid_message: 0 };
@@ -94,7 +97,7 @@ test('envelopes on Redis are signed: `<base64url HMAC-SHA256>.<json {v, node, ep
   const sub = new Redis(REDIS_URL);
   const seen: string[] = [];
   try {
-    await sub.subscribe(channel(PREFIX, 'tracking'), channel(PREFIX, 'control'));
+    await sub.subscribe(channel(PREFIX, SEC_1), channel(PREFIX, 'control'));
     sub.on('message', (_channel: string, wire: string) => seen.push(wire));
     await publish(a, 'trackingUpdate', 'SEC-1', { wire: 1 });
     await publish(a, 'disconnectUser', 'sec-nobody');
@@ -111,7 +114,7 @@ test('envelopes on Redis are signed: `<base64url HMAC-SHA256>.<json {v, node, ep
     expect(envelope.v).toBe(2);
     expect(envelope.epoch).toMatch(/^[A-Za-z0-9_-]{16}$/);
     expect(Number.isSafeInteger(envelope.seq) && envelope.seq > 0).toBe(true);
-    expect([channel(PREFIX, 'tracking'), channel(PREFIX, 'control')]).toContain(envelope.ch);
+    expect([channel(PREFIX, SEC_1), channel(PREFIX, 'control')]).toContain(envelope.ch);
     expect(typeof envelope.node).toBe('string');
     expect(Math.abs(Date.now() - envelope.ts)).toBeLessThan(10_000);
   }
@@ -137,7 +140,7 @@ describe('dropped and counted by every node, and nobody receives anything', () =
   test('forged: signed with another key (announcement, tracking update, force-disconnect)', async () => {
     await expectDropped('main', signEnvelope(WRONG_KEY, { ch: channel(PREFIX, 'main'), node: randomUUID(), ts: Date.now(), msg: announcement({ forged: true }) }), 'forged');
     const trackingMsg = { type: 'topic', namespace: 'tracking', topics: ['SEC-1'], event: 'tracking.update', data: { forged: true, trackingId: 'SEC-1' } };
-    await expectDropped('tracking', signEnvelope(WRONG_KEY, { ch: channel(PREFIX, 'tracking'), node: randomUUID(), ts: Date.now(), msg: trackingMsg }), 'forged');
+    await expectDropped(SEC_1, signEnvelope(WRONG_KEY, { ch: channel(PREFIX, SEC_1), node: randomUUID(), ts: Date.now(), msg: trackingMsg }), 'forged');
     await expectDropped('control', signEnvelope(WRONG_KEY, { ch: channel(PREFIX, 'control'), node: randomUUID(), ts: Date.now(), msg: closeVictim }), 'forged');
     await expectAlive(victimA);
     await expectAlive(victimB);
@@ -181,7 +184,7 @@ describe('R6: replay of captured envelopes', () => {
     const seen: Array<{ name: string; wire: string }> = [];
     try {
       await sub.subscribe(...names.map((n) => channel(PREFIX, n)));
-      sub.on('message', (ch: string, wire: string) => seen.push({ name: ch.slice(`${PREFIX}bus:`.length), wire }));
+      sub.on('message', (ch: string, wire: string) => seen.push({ name: ch.slice(`${PREFIX}bus:{`.length, -1), wire }));
       await act();
       await eventually(() => seen.length >= count, 3000);
     } finally {

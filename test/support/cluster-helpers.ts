@@ -6,7 +6,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RealtimeOptions } from '../../src/config/realtime-options.js';
-import { type Client, eventually, type Frame, type ServerHandle, sleep, startServer } from './harness.js';
+import { type Client, eventually, type Frame, type ServerHandle, sleep, startServer, type TestRedis } from './harness.js';
 import { TEST_REDIS_URL } from './test-redis-env.js';
 
 /** The run's own standalone Redis (started by jest's globalSetup). */
@@ -33,9 +33,9 @@ export async function waitReady(server: ServerHandle, timeoutMs = 10_000): Promi
   await eventually(async () => (await readiness(server)).status === 200, timeoutMs, 50);
 }
 
-/** Starts `count` nodes with the same options and waits until each is ready. */
-export async function startCluster(count: number, options: RealtimeOptions): Promise<ServerHandle[]> {
-  const nodes = await Promise.all(Array.from({ length: count }, () => startServer({ options })));
+/** Starts `count` nodes with the same options (on the standalone Redis or the cluster) and waits until each is ready. */
+export async function startCluster(count: number, options: RealtimeOptions, redis?: TestRedis): Promise<ServerHandle[]> {
+  const nodes = await Promise.all(Array.from({ length: count }, () => startServer({ options, ...(redis ? { redis } : {}) })));
   await Promise.all(nodes.map((node) => waitReady(node)));
   return nodes;
 }
@@ -122,8 +122,22 @@ export function signEnvelope(
   return `${createHmac('sha256', Buffer.from(key, 'utf8')).update(json, 'utf8').digest('base64url')}.${json}`;
 }
 
-/** The channel a node listens on for `name` (a namespace or `control`). */
-export const channel = (prefix: string, name: string): string => `${prefix}bus:${name}`;
+/**
+ * The channel a node listens on for `name`: a namespace's namespace-wide channel, `control`,
+ * or `<namespace>.<shard>` for a shard of topics (src/redis/shard-channels.ts).
+ */
+export const channel = (prefix: string, name: string): string => `${prefix}bus:{${name}}`;
+
+/**
+ * The shard channel name (for `channel`) of a topic: `<namespace>.<FNV-1a(topic) mod 64>`.
+ * Computed here independently of src/, so a change of the hash (which would split a fleet
+ * running two versions) fails the suites that use it.
+ */
+export function topicShard(namespace: string, topic: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < topic.length; i += 1) hash = Math.imul(hash ^ topic.charCodeAt(i), 0x01000193);
+  return `${namespace}.${(hash >>> 0) % 64}`;
+}
 
 /** The value of one sample in Prometheus text, 0 when absent. */
 export async function metric(server: ServerHandle, name: string, labels: Record<string, string> = {}): Promise<number> {
