@@ -86,7 +86,12 @@ function connectEagerly(cluster: Cluster): void {
     for (const node of cluster.nodes('all')) if (node.status === 'wait') node.connect().catch(() => undefined);
   };
   cluster.on('ready', connectWaiting);
-  cluster.on('+node', () => queueMicrotask(connectWaiting));
+  // Only once ready: during the first connect ioredis replaces the seed nodes' connections with
+  // those of the slot table, and connecting those early made its ready check fail and start
+  // over, again and again (a node took seconds to get ready, sometimes longer than 10 s).
+  cluster.on('+node', () => {
+    if (cluster.status === 'ready') queueMicrotask(connectWaiting);
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 import { Cluster } from 'ioredis';
+import { ClusterHealth } from './cluster-health.js';
 import {
   type ClusterSeed,
   createRedisClient,
@@ -24,6 +25,8 @@ export interface RedisConnectionOptions {
   /** A command without an answer after this long fails instead of hanging (ms). */
   readonly commandTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
+  /** On a cluster: how often every slot owner is asked whether it answers and sees the cluster whole (ms). */
+  readonly clusterHealthIntervalMs?: number;
 }
 
 /** A pub/sub message listener: the channel and the payload. */
@@ -45,6 +48,8 @@ export class RedisConnection {
   readonly prefix: string;
   /** A Redis Cluster: multi-key scripts need their keys in one slot, pub/sub is sharded. */
   readonly isCluster: boolean;
+  /** On a cluster: every master that owns slots answers (readiness); null on a standalone Redis. */
+  private readonly clusterHealth: ClusterHealth | null;
   private closed = false;
 
   constructor(options: RedisConnectionOptions) {
@@ -56,6 +61,7 @@ export class RedisConnection {
     // SUBSCRIBE issued before the first connect waits for it, and is re-issued after every reconnect.
     this.subscriber = createSubscriberClient(target, options);
     this.isCluster = this.command instanceof Cluster;
+    this.clusterHealth = this.command instanceof Cluster ? new ClusterHealth(this.command, options.clusterHealthIntervalMs) : null;
   }
 
   /** A full key or channel name under this connection's prefix. */
@@ -104,9 +110,13 @@ export class RedisConnection {
     this.subscriber.off(this.isCluster ? 'smessage' : 'message', listener);
   }
 
-  /** Both clients are connected (readiness is 503 otherwise). */
+  /**
+   * Both clients are connected and, on a cluster, every master that owns slots answers with
+   * the cluster whole (readiness is 503 otherwise: a lost master makes part of the topics,
+   * leases and rooms unreachable).
+   */
   isReady(): boolean {
-    return !this.closed && this.command.status === 'ready' && this.subscriber.status === 'ready';
+    return !this.closed && this.command.status === 'ready' && this.subscriber.status === 'ready' && (this.clusterHealth?.isHealthy() ?? true);
   }
 
   /** Resolves once both clients are connected; rejects after `timeoutMs`. */
@@ -117,6 +127,7 @@ export class RedisConnection {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.clusterHealth?.close();
     await Promise.all([quit(this.command), quit(this.subscriber)]);
   }
 }
