@@ -82,7 +82,8 @@ async function commandCounts() {
     let here = 0;
     for (const line of (await m.info('commandstats')).split('\r\n')) {
       const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
-      if (match && !['info', 'config', 'cluster', 'ping', 'command'].includes(match[1])) {
+      // Subcommands count as `cluster|info`, `config|resetstat`: compare the command's own name.
+      if (match && !['info', 'config', 'cluster', 'ping', 'command'].includes(match[1].split('|')[0])) {
         counts[match[1]] = (counts[match[1]] ?? 0) + Number(match[2]);
         here += Number(match[2]);
       }
