@@ -74,15 +74,23 @@ const masters = () => (redis instanceof Cluster ? redis.nodes('master') : [redis
 async function resetStats() {
   await Promise.all(masters().map((m) => m.config('RESETSTAT')));
 }
-/** Commands run by every master since the last reset (excluding the INFO/CONFIG of this script). */
+/** Commands run by the masters since the last reset (excluding the INFO/CONFIG/CLUSTER/PING of this script and of readiness probes), in all and per master. */
 async function commandCounts() {
   const counts = {};
+  const perMaster = [];
   for (const m of masters()) {
+    let here = 0;
     for (const line of (await m.info('commandstats')).split('\r\n')) {
       const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
-      if (match && !['info', 'config', 'cluster', 'ping', 'command'].includes(match[1])) counts[match[1]] = (counts[match[1]] ?? 0) + Number(match[2]);
+      // Subcommands count as `cluster|info`, `config|resetstat`: compare the command's own name.
+      if (match && !['info', 'config', 'cluster', 'ping', 'command'].includes(match[1].split('|')[0])) {
+        counts[match[1]] = (counts[match[1]] ?? 0) + Number(match[2]);
+        here += Number(match[2]);
+      }
     }
+    perMaster.push(here);
   }
+  Object.defineProperty(counts, 'perMaster', { value: perMaster, enumerable: false });
   return counts;
 }
 const total = (counts) => Object.values(counts).reduce((a, b) => a + b, 0);
@@ -148,7 +156,7 @@ try {
         nodes: NODES,
         connections: all,
         topics,
-        idle: { seconds: IDLE_S, nodeCpuPerS: idleCpuPerS.map((c) => Number(c.toFixed(4))), commands: idle, commandsPerConnectionPerMinute: Number(perConnPerMin.toFixed(3)) },
+        idle: { seconds: IDLE_S, nodeCpuPerS: idleCpuPerS.map((c) => Number(c.toFixed(4))), commands: idle, commandsPerMaster: idle.perMaster, commandsPerConnectionPerMinute: Number(perConnPerMin.toFixed(3)) },
         load: {
           publishesPerS: Number(rate.toFixed(1)),
           failed,
@@ -157,6 +165,8 @@ try {
           nodeCpuPerS: cpuPerNode.map((c) => Number(c.toFixed(3))),
           redisCommandsPerPublish: Number(perPublish.toFixed(2)),
           commands: busy,
+          // The spread over the masters (a cluster): no master should carry all the traffic.
+          commandsPerMaster: busy.perMaster,
         },
         model: {
           deliveryCpuPerNode: Number(modelDeliveryCpu.toFixed(4)),

@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { getHeapStatistics } from 'node:v8';
 import { NAMESPACE_NAMES, type NamespaceName } from '../protocol/namespaces.js';
+import { type ClusterSeed, parseClusterNodes } from '../redis/redis-client-factory.js';
 
 /**
  * Every setting of the realtime layer, its contract default (docs/protocol.md) and the one place
@@ -95,9 +96,11 @@ export interface RealtimeOptions {
   };
   /** Readiness fails when the heap is above this many bytes (default 90% of the heap limit). */
   heapLimitBytes?: number;
-  /** Scale-out: `redis://host:port[/db]`. Unset: everything in memory on one node. */
+  /** Scale-out: `redis://host:port[/db]`. Unset (and no `redisClusterNodes`): everything in memory on one node. */
   redisUrl?: string;
-  /** HMAC key for inter-node messages, ≥ 32 bytes; required with `redisUrl`. */
+  /** Scale-out on a Redis Cluster: seed nodes `host:port[,host:port…]` (REDIS_CLUSTER_NODES); not together with `redisUrl`. */
+  redisClusterNodes?: string;
+  /** HMAC key for inter-node messages, ≥ 32 bytes; required with `redisUrl` or `redisClusterNodes`. */
   redisSigningKey?: string;
   /** Prefix of every Redis key and channel (default `realtime:`). */
   redisKeyPrefix?: string;
@@ -187,8 +190,10 @@ export interface RealtimeConfig {
   readonly alertEvalIntervalMs: number;
   readonly alertThresholds: Readonly<Record<NamespaceName, AlertThresholds>>;
   readonly heapLimitBytes: number;
+  /** Exactly one of `url` (standalone Redis) and `clusterNodes` (Redis Cluster seeds) is set. */
   readonly redis?: {
-    readonly url: string;
+    readonly url?: string;
+    readonly clusterNodes?: readonly ClusterSeed[];
     readonly signingKey: string;
     readonly keyPrefix: string;
     readonly leaseTtlMs: number;
@@ -356,14 +361,30 @@ export const MIN_REDIS_SIGNING_KEY_BYTES = 32;
 
 function resolveRedis(options: RealtimeOptions, env: Readonly<Record<string, string | undefined>>, leaseTtlMs: number): RealtimeConfig['redis'] {
   const url = options.redisUrl ?? nonEmpty(env.REDIS_URL);
-  if (url === undefined) return undefined;
-  if (!/^rediss?:\/\//.test(url)) throw new RealtimeConfigError('REDIS_URL must start with redis:// or rediss://');
+  const nodes = options.redisClusterNodes ?? nonEmpty(env.REDIS_CLUSTER_NODES);
+  if (url === undefined && nodes === undefined) return undefined;
+  if (url !== undefined && nodes !== undefined) {
+    throw new RealtimeConfigError('REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for a standalone Redis or REDIS_CLUSTER_NODES for a Redis Cluster, not both');
+  }
+  if (url !== undefined && !/^rediss?:\/\//.test(url)) throw new RealtimeConfigError('REDIS_URL must start with redis:// or rediss://');
+  let clusterNodes: ClusterSeed[] | undefined;
+  if (nodes !== undefined) {
+    try {
+      clusterNodes = parseClusterNodes(nodes);
+    } catch (error) {
+      throw new RealtimeConfigError(`REDIS_CLUSTER_NODES must list host:port seeds separated by commas: ${(error as Error).message}`);
+    }
+  }
   const signingKey = options.redisSigningKey ?? nonEmpty(env.REDIS_SIGNING_KEY);
   if (signingKey === undefined || Buffer.byteLength(signingKey) < MIN_REDIS_SIGNING_KEY_BYTES) {
-    throw new RealtimeConfigError(`REDIS_SIGNING_KEY is required with REDIS_URL and must be at least ${MIN_REDIS_SIGNING_KEY_BYTES} bytes`);
+    throw new RealtimeConfigError(`REDIS_SIGNING_KEY is required with ${url !== undefined ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES'} and must be at least ${MIN_REDIS_SIGNING_KEY_BYTES} bytes`);
   }
   const keyPrefix = options.redisKeyPrefix ?? nonEmpty(env.REDIS_KEY_PREFIX) ?? 'realtime:';
-  return Object.freeze({ url, signingKey, keyPrefix, leaseTtlMs });
+  if (clusterNodes !== undefined && /[{}]/.test(keyPrefix)) {
+    // A brace in the prefix would become the hash tag of every key and channel: one slot, one master.
+    throw new RealtimeConfigError('REDIS_KEY_PREFIX must not contain { or } with REDIS_CLUSTER_NODES');
+  }
+  return Object.freeze({ ...(url !== undefined ? { url } : { clusterNodes }), signingKey, keyPrefix, leaseTtlMs });
 }
 
 /** Merges defaults, environment and explicit options, and validates the result. Throws RealtimeConfigError. */

@@ -1,6 +1,8 @@
-import { NAMESPACE_NAMES, NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
+import type { NamespaceDescriptor } from '../protocol/namespace-descriptor.js';
+import { NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
 import { type Broker, type BrokerHandler, type BrokerMessage, BrokerUnavailableError } from '../publishing/broker.js';
 import type { RedisConnection, RedisErrorReporter } from './redis-connection.js';
+import { type ChannelRole, ShardChannels, shardOf } from './shard-channels.js';
 import { type EnvelopeRejection, type EnvelopeSigner, ReplayGuard } from './signed-envelope.js';
 
 /** Why a received message was dropped: a bad envelope, or a payload that is no broker message for its channel. */
@@ -26,34 +28,44 @@ export interface RedisBrokerOptions {
   readonly onError?: RedisErrorReporter;
 }
 
-const CONTROL = 'control';
 const MESSAGE_TYPES = new Set<string>(['topic', 'namespace', 'targeted', 'close']);
 
 /**
- * Cross-node `Broker` over Redis pub/sub, with every envelope signed.
+ * Cross-node `Broker` over Redis pub/sub (sharded pub/sub on a Redis Cluster), with every
+ * envelope signed.
  *
- * Channel layout: one channel per namespace (`<prefix>bus:<namespace>`) plus one control
- * channel (`<prefix>bus:control`) for `close` messages; each node subscribes to all of them
- * once, at start, and filters on receipt. Why not a channel per topic a node has local
- * interest in: topics are unbounded (every trackingId, projectId, room), so per-topic
- * channels would mean a SUBSCRIBE/UNSUBSCRIBE round trip on every first/last local
- * subscriber, a window where a message published before the SUBSCRIBE lands is lost,
- * Redis memory per (channel, node), and one PUBLISH per topic of a multi-topic message.
- * With a fixed handful of channels a node holds O(1) subscriptions whatever the topic
- * count, a publish is one PUBLISH, and the filtering costs nothing extra: the receiving
- * node looks the topic up in its own subscription registry anyway (a Map hit or miss).
- * The price is that every node receives every message of a namespace, which is the right
- * trade for a few nodes behind one load balancer; for very many nodes with sparse interest,
- * per-topic channels (or sharded pub/sub) would become worth their cost.
+ * Channel layout (src/redis/shard-channels.ts): per namespace with topics a fixed set of
+ * shard channels `<prefix>bus:{<namespace>.<shard>}`, shard = FNV-1a(topic) mod 64; per
+ * namespace one channel `<prefix>bus:{<namespace>}` for namespace-wide and targeted
+ * messages; one `<prefix>bus:{control}` for `close`. Each node subscribes to all of them
+ * once, at start, and filters on receipt (a Map lookup in its subscription registry).
+ *
+ * Why not a channel per topic a node has local interest in: topics are unbounded (every
+ * trackingId, projectId, room), so per-topic channels would mean a SUBSCRIBE/UNSUBSCRIBE
+ * round trip on every first/last local subscriber, a window where a message published
+ * before the SUBSCRIBE lands is lost, and Redis memory per (channel, node). With a fixed set
+ * a node holds a few hundred subscriptions whatever the topic count.
+ * Why shards at all, not one channel per namespace: on a Redis Cluster, SPUBLISH/SSUBSCRIBE
+ * keep a channel on the master that owns its slot instead of broadcasting every message
+ * over the cluster bus to every node; one channel per namespace would put a namespace's whole
+ * traffic on one master. 64 hash-tagged shards spread it over every master (and give a
+ * recoverable stream's history keys a slot shared with its channel, so the append script
+ * can SPUBLISH its relay). The price: a message for topics of several shards is one publish
+ * per shard, and every node still receives every message of a namespace, which is the right
+ * trade for a fleet behind one load balancer where most nodes have a subscriber of most
+ * busy topics.
  *
  * Whoever can PUBLISH on our Redis (without the key) could still replay what they captured:
  * envelopes carry the full channel name and a per-node (epoch, sequence) inside the signed
  * bytes, so a copy is dropped whether it comes again on the same channel, another channel or
- * under another key prefix, and counted by reason.
+ * under another key prefix, and counted by reason. A message must also be on the channel its
+ * namespace and topics map to (else `invalid_message`). The replay guard tracks each sender
+ * per channel: on a cluster the channels of one sender reach us over different connections,
+ * so only the order within a channel is guaranteed.
  */
 export class RedisBroker implements Broker {
   private readonly handlers: BrokerHandler[] = [];
-  private readonly channels: ReadonlyMap<string, NamespaceName | typeof CONTROL>;
+  private readonly channels: ShardChannels;
   private readonly subscribed: Promise<void>;
   private readonly counters = { published: 0, publishFailures: 0, received: 0, ownEchoes: 0 };
   private readonly rejected: Record<BrokerRejection, number> = {
@@ -72,11 +84,10 @@ export class RedisBroker implements Broker {
 
   constructor(private readonly options: RedisBrokerOptions) {
     this.report = options.onError ?? (() => undefined);
-    const names = [...NAMESPACE_NAMES, CONTROL] as const;
-    this.channels = new Map(names.map((name) => [this.channelName(name), name]));
-    options.connection.subscriber.on('message', this.onMessage);
+    this.channels = new ShardChannels(options.connection.prefix);
+    options.connection.onMessage(this.onMessage);
     // Queued by the subscriber client until it connects; re-issued by ioredis on reconnect.
-    this.subscribed = options.connection.subscriber.subscribe(...this.channels.keys()).then(
+    this.subscribed = options.connection.subscribe(this.channels.all()).then(
       () => undefined,
       (error: unknown) => this.report('redis broker subscribe', error),
     );
@@ -94,21 +105,21 @@ export class RedisBroker implements Broker {
   /**
    * Delivers to this node's handlers at once (synchronously, before the first await, so the
    * publishing node never waits on the Redis round trip), then to the other nodes through
-   * Redis. Rejects if Redis does not take it: the local delivery already happened, the
-   * remote one did not. A message too large for any receiver (EnvelopeTooLargeError) is
-   * refused before anything is delivered.
+   * Redis: one publish per channel the message maps to (a topic message for topics of
+   * several shards is split by shard). Rejects if Redis does not take all of it: the local
+   * delivery already happened, some remote ones did not. A message too large for any
+   * receiver (EnvelopeTooLargeError) is refused before anything is delivered.
    */
   async publish(message: BrokerMessage): Promise<void> {
-    const channel = this.channelFor(message);
-    const wire = this.options.signer.sign(this.options.nodeId, channel, message);
+    const wires = this.routes(message).map(([channel, part]) => [channel, this.options.signer.sign(this.options.nodeId, channel, part)] as const);
     this.deliver(message);
-    try {
-      await this.options.connection.command.publish(channel, wire);
-      this.counters.published += 1;
-    } catch (error) {
+    const results = await Promise.allSettled(wires.map(([channel, wire]) => this.options.connection.publish(channel, wire)));
+    const failure = results.find((result) => result.status === 'rejected');
+    this.counters.published += results.length - results.filter((result) => result.status === 'rejected').length;
+    if (failure) {
       this.counters.publishFailures += 1;
-      this.report('redis broker publish', error);
-      throw new BrokerUnavailableError('the message could not be published to Redis', { cause: error });
+      this.report('redis broker publish', failure.reason);
+      throw new BrokerUnavailableError('the message could not be published to Redis', { cause: failure.reason });
     }
   }
 
@@ -118,16 +129,13 @@ export class RedisBroker implements Broker {
 
   /** Stops receiving; the connection (shared, owned by the caller) stays open. */
   async close(): Promise<void> {
-    const subscriber = this.options.connection.subscriber;
-    subscriber.off('message', this.onMessage);
-    if (subscriber.status === 'ready') {
-      await subscriber.unsubscribe(...this.channels.keys()).catch((error: unknown) => this.report('redis broker unsubscribe', error));
-    }
+    this.options.connection.offMessage(this.onMessage);
+    await this.options.connection.unsubscribe(this.channels.all()).catch((error: unknown) => this.report('redis broker unsubscribe', error));
   }
 
   private receive(channel: string, wire: string): void {
-    const expected = this.channels.get(channel);
-    if (expected === undefined) return;
+    const role = this.channels.roleOf(channel);
+    if (role === undefined) return;
     const verified = this.options.signer.verify(wire, channel);
     if (!verified.ok) {
       this.rejected[verified.reason] += 1;
@@ -144,7 +152,7 @@ export class RedisBroker implements Broker {
       return;
     }
     const message = verified.envelope.msg;
-    if (!isBrokerMessage(message) || channelOf(message) !== expected) {
+    if (!isBrokerMessage(message) || !belongsOn(message, role)) {
       this.rejected.invalid_message += 1;
       return;
     }
@@ -163,17 +171,36 @@ export class RedisBroker implements Broker {
     }
   }
 
-  private channelFor(message: BrokerMessage): string {
-    return this.channelName(channelOf(message));
-  }
-
-  private channelName(name: NamespaceName | typeof CONTROL): string {
-    return this.options.connection.key(`bus:${name}`);
+  /** The channels `message` goes to, each with the part of it that belongs there. */
+  private routes(message: BrokerMessage): Array<readonly [string, BrokerMessage]> {
+    if (message.type === 'close') return [[this.channels.control(), message]];
+    if (message.type !== 'topic') return [[this.channels.forNamespace(message.namespace), message]];
+    const byChannel = new Map<string, string[]>();
+    for (const topic of message.topics) {
+      const channel = this.channels.forTopic(message.namespace, topic) ?? this.channels.forNamespace(message.namespace);
+      const topics = byChannel.get(channel);
+      if (topics) topics.push(topic);
+      else byChannel.set(channel, [topic]);
+    }
+    if (byChannel.size === 1) return [[byChannel.keys().next().value!, message]];
+    return [...byChannel].map(([channel, topics]) => [channel, { ...message, topics }] as const);
   }
 }
 
-function channelOf(message: BrokerMessage): NamespaceName | typeof CONTROL {
-  return message.type === 'close' ? CONTROL : message.namespace;
+/** A message is only valid on the channel `routes` would have sent it to. */
+function belongsOn(message: BrokerMessage, role: ChannelRole): boolean {
+  switch (role.kind) {
+    case 'control':
+      return message.type === 'close';
+    case 'namespace':
+      return message.type !== 'close' && message.namespace === role.namespace && (message.type !== 'topic' || !hasShards(role.namespace));
+    case 'shard':
+      return message.type === 'topic' && message.namespace === role.namespace && message.topics.every((topic) => shardOf(topic) === role.shard);
+  }
+}
+
+function hasShards(namespace: NamespaceName): boolean {
+  return (NAMESPACES[namespace] as NamespaceDescriptor).topic !== undefined;
 }
 
 /** Shape check of a verified payload: signed by a node, but possibly from another version. */

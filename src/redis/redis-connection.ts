@@ -1,11 +1,22 @@
-import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster } from 'ioredis';
+import { ClusterHealth } from './cluster-health.js';
+import {
+  type ClusterSeed,
+  createRedisClient,
+  createSubscriberClient,
+  type RedisClient,
+  type RedisErrorReporter,
+  type RedisTarget,
+  whenClientReady,
+} from './redis-client-factory.js';
 
-/** Where Redis connection errors go (a logger, a metric). Never throws. */
-export type RedisErrorReporter = (context: string, error: unknown) => void;
+export { cappedBackoff, type RedisErrorReporter, whenClientReady } from './redis-client-factory.js';
 
 export interface RedisConnectionOptions {
-  /** `redis://[user:pass@]host:port[/db]` (REDIS_URL). */
-  readonly url: string;
+  /** `redis://[user:pass@]host:port[/db]` (REDIS_URL) … */
+  readonly url?: string;
+  /** … or the seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES); exactly one of the two. */
+  readonly clusterNodes?: readonly ClusterSeed[];
   /** Prepended to every key and channel, e.g. `rt:`; lets many deployments or test runs share one Redis. */
   readonly keyPrefix?: string;
   readonly onError?: RedisErrorReporter;
@@ -14,57 +25,43 @@ export interface RedisConnectionOptions {
   /** A command without an answer after this long fails instead of hanging (ms). */
   readonly commandTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
+  /** On a cluster: how often every slot owner is asked whether it answers and sees the cluster whole (ms). */
+  readonly clusterHealthIntervalMs?: number;
 }
 
-const DEFAULT_MAX_RETRY_DELAY_MS = 2000;
-const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
-const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
-
-/** Exponential backoff from 50 ms, capped, forever (a non-number return would stop reconnecting). */
-export function cappedBackoff(maxDelayMs: number): (attempt: number) => number {
-  return (attempt) => Math.min(50 * 2 ** Math.min(attempt, 16), maxDelayMs);
-}
+/** A pub/sub message listener: the channel and the payload. */
+export type ChannelListener = (channel: string, message: string) => void;
 
 /**
- * The two ioredis clients of a node: one for commands, one for pub/sub (a client in
- * subscriber mode can run nothing else).
+ * The two clients of a node, on a standalone Redis or a Redis Cluster: one for commands, one
+ * for pub/sub (a client in subscriber mode can run nothing else). Pub/sub goes through
+ * `publish`/`subscribe` here, which use sharded pub/sub (SPUBLISH/SSUBSCRIBE) on a cluster:
+ * a channel then lives on the master of its slot instead of being broadcast to every node
+ * of the cluster, so pub/sub traffic scales with the masters.
  *
  * The prefix is applied by `key()` rather than ioredis' `keyPrefix`, because ioredis does
  * not prefix keys that Lua scripts build themselves, and some of ours do.
  */
 export class RedisConnection {
-  readonly command: Redis;
-  readonly subscriber: Redis;
+  readonly command: RedisClient;
+  readonly subscriber: RedisClient;
   readonly prefix: string;
+  /** A Redis Cluster: multi-key scripts need their keys in one slot, pub/sub is sharded. */
+  readonly isCluster: boolean;
+  /** On a cluster: every master that owns slots answers (readiness); null on a standalone Redis. */
+  private readonly clusterHealth: ClusterHealth | null;
   private closed = false;
 
   constructor(options: RedisConnectionOptions) {
     this.prefix = options.keyPrefix ?? '';
-    const report = options.onError ?? (() => undefined);
-    const base: RedisOptions = {
-      lazyConnect: false,
-      connectTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-      retryStrategy: cappedBackoff(options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS),
-    };
+    const target = redisTarget(options);
     // Commands fail fast during an outage (the caller answers 503 or counts a failed
     // publish) instead of piling up in a queue that replays stale work later.
-    this.command = new Redis(options.url, {
-      ...base,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 2,
-      commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
-    });
-    // SUBSCRIBE issued before the first connect must wait for it, and ioredis re-issues
-    // the subscriptions itself after every reconnect (autoResubscribe).
-    this.subscriber = new Redis(options.url, {
-      ...base,
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      autoResubscribe: true,
-    });
-    // A listener must exist: an 'error' event without one is reported by ioredis on stderr.
-    this.command.on('error', (error: unknown) => report('redis command client', error));
-    this.subscriber.on('error', (error: unknown) => report('redis subscriber client', error));
+    this.command = createRedisClient(target, options);
+    // SUBSCRIBE issued before the first connect waits for it, and is re-issued after every reconnect.
+    this.subscriber = createSubscriberClient(target, options);
+    this.isCluster = this.command instanceof Cluster;
+    this.clusterHealth = this.command instanceof Cluster ? new ClusterHealth(this.command, options.clusterHealthIntervalMs) : null;
   }
 
   /** A full key or channel name under this connection's prefix. */
@@ -72,9 +69,54 @@ export class RedisConnection {
     return this.prefix + name;
   }
 
-  /** Both clients are connected (readiness is 503 otherwise). */
+  /** PUBLISH, or SPUBLISH on a cluster; resolves with the receivers Redis counted. */
+  async publish(channel: string, message: string): Promise<number> {
+    return Number(this.isCluster ? await this.command.spublish(channel, message) : await this.command.publish(channel, message));
+  }
+
+  /** The command a Lua script uses to publish from inside Redis (the same choice as `publish`). */
+  get publishCommand(): 'publish' | 'spublish' {
+    return this.isCluster ? 'spublish' : 'publish';
+  }
+
+  /**
+   * SUBSCRIBE (SSUBSCRIBE on a cluster, one call per slot) to `channels`; resolves once Redis
+   * confirmed every one. Messages go to the listeners of `onMessage`.
+   */
+  async subscribe(channels: readonly string[]): Promise<void> {
+    if (channels.length === 0) return;
+    if (!this.isCluster) {
+      await this.subscriber.subscribe(...channels);
+      return;
+    }
+    // A sharded SSUBSCRIBE takes channels of one slot only; ours each carry their own hash tag.
+    await Promise.all(channels.map((channel) => this.subscriber.ssubscribe(channel)));
+  }
+
+  async unsubscribe(channels: readonly string[]): Promise<void> {
+    if (channels.length === 0 || this.subscriber.status !== 'ready') return;
+    if (!this.isCluster) {
+      await this.subscriber.unsubscribe(...channels);
+      return;
+    }
+    await Promise.all(channels.map((channel) => this.subscriber.sunsubscribe(channel)));
+  }
+
+  onMessage(listener: ChannelListener): void {
+    this.subscriber.on(this.isCluster ? 'smessage' : 'message', listener);
+  }
+
+  offMessage(listener: ChannelListener): void {
+    this.subscriber.off(this.isCluster ? 'smessage' : 'message', listener);
+  }
+
+  /**
+   * Both clients are connected and, on a cluster, every master that owns slots answers with
+   * the cluster whole (readiness is 503 otherwise: a lost master makes part of the topics,
+   * leases and rooms unreachable).
+   */
   isReady(): boolean {
-    return !this.closed && this.command.status === 'ready' && this.subscriber.status === 'ready';
+    return !this.closed && this.command.status === 'ready' && this.subscriber.status === 'ready' && (this.clusterHealth?.isHealthy() ?? true);
   }
 
   /** Resolves once both clients are connected; rejects after `timeoutMs`. */
@@ -85,28 +127,20 @@ export class RedisConnection {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.clusterHealth?.close();
     await Promise.all([quit(this.command), quit(this.subscriber)]);
   }
 }
 
-/** Resolves once the client can take commands; rejects after `timeoutMs`. */
-export function whenClientReady(client: Redis | Cluster, timeoutMs = 10_000): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onReady = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      client.off('ready', onReady);
-      reject(new Error(`Redis not ready after ${timeoutMs} ms (status ${client.status})`));
-    }, timeoutMs);
-    client.once('ready', onReady);
-  });
+function redisTarget(options: RedisConnectionOptions): RedisTarget {
+  if ((options.url === undefined) === (options.clusterNodes === undefined)) {
+    throw new RangeError('a Redis connection needs exactly one of url and clusterNodes');
+  }
+  return options.url !== undefined ? { url: options.url } : { clusterNodes: options.clusterNodes! };
 }
 
 /** QUIT when connected (flushes pending replies), otherwise just stop reconnecting. */
-async function quit(client: Redis): Promise<void> {
+async function quit(client: RedisClient): Promise<void> {
   if (client.status === 'ready') {
     try {
       await client.quit();

@@ -19,14 +19,14 @@ import { RedisRoomPresenceStore } from './redis-room-presence.store.js';
 import { RedisUserConnectionCounter } from './redis-user-connection-counter.js';
 import { EnvelopeSigner } from './signed-envelope.js';
 
-/** The node's Redis clients, or null when REDIS_URL is unset. */
+/** The node's Redis clients, or null when neither REDIS_URL nor REDIS_CLUSTER_NODES is set. */
 export const REDIS_CONNECTION = Symbol('REDIS_CONNECTION');
 /** This process's id among the nodes (lease and presence owner, broker echo filter). */
 export const NODE_ID = Symbol('NODE_ID');
 
 type Connection = RedisConnection | null;
 
-/** Chooses each shared backend at startup: Redis when REDIS_URL is set, memory otherwise. */
+/** Chooses each shared backend at startup: Redis when REDIS_URL or REDIS_CLUSTER_NODES is set, memory otherwise. */
 function backend<T>(token: symbol, inMemory: (config: RealtimeConfig) => T, redis: (connection: RedisConnection, config: RealtimeConfig, nodeId: string, logger: RealtimeLogger) => T): Provider {
   return {
     provide: token,
@@ -69,7 +69,9 @@ export const SCALE_OUT_PROVIDERS: Provider[] = [
     provide: REDIS_CONNECTION,
     inject: [REALTIME_CONFIG, RealtimeLogger],
     useFactory: (config: RealtimeConfig, logger: RealtimeLogger): Connection =>
-      config.redis ? new RedisConnection({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, onError: reporter(logger) }) : null,
+      config.redis
+        ? new RedisConnection({ url: config.redis.url, clusterNodes: config.redis.clusterNodes, keyPrefix: config.redis.keyPrefix, onError: reporter(logger) })
+        : null,
   },
   backend<Broker>(
     BROKER,

@@ -37,7 +37,10 @@ export interface EnvelopeSignerOptions {
 export const MIN_SIGNING_KEY_BYTES = 32;
 const DEFAULT_MAX_SKEW_MS = 30_000;
 export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024;
-export const DEFAULT_MAX_SENDERS = 4096;
+/** (sender, channel) pairs a ReplayGuard remembers: ~400 channels per deployment × 40 node runs. */
+export const DEFAULT_MAX_REPLAY_ENTRIES = 16_384;
+/** Sequence numbers a ReplayGuard keeps per (sender, channel): how far a channel's envelopes may be reordered. */
+export const REPLAY_WINDOW = 32;
 /** base64url of a 32-byte HMAC-SHA256, unpadded. */
 const SIGNATURE_CHARS = 43;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -111,25 +114,38 @@ export class EnvelopeSigner {
 }
 
 /**
- * One receiver's memory of the highest sequence number seen per sender (node, epoch):
- * anything not newer is a replay. Redis delivers one publisher's messages to one subscriber
- * in order, so an honest envelope is always newer. An LRU of `maxSenders` entries: a sender
- * is forgotten only after that many other (node, epoch) pairs were seen since it last sent,
- * and an envelope that old is past the skew window anyway (dropped as stale).
+ * One receiver's memory of the envelopes seen per sender (node, epoch) and channel: an
+ * envelope whose sequence number was seen is a replay. Per channel, because on a Redis
+ * Cluster each shard channel reaches us over the connection to its own master, so there is
+ * no order across channels. Within a channel Redis keeps one connection's order, but a
+ * client may still reorder a few commands around a reconnect, so the guard keeps the last
+ * `REPLAY_WINDOW` numbers accepted per channel: one of them, or anything older than all of
+ * them, is refused; anything else is new. An LRU of `maxEntries` (sender, channel) pairs:
+ * one is forgotten only after that many others were seen since it last sent, and an
+ * envelope that old is past the skew window anyway (dropped as stale).
  */
 export class ReplayGuard {
-  private readonly lastSeq: LruMap<string, number>;
+  private readonly seen: LruMap<string, number[]>;
 
-  constructor(maxSenders = DEFAULT_MAX_SENDERS) {
-    this.lastSeq = new LruMap(maxSenders);
+  constructor(maxEntries = DEFAULT_MAX_REPLAY_ENTRIES) {
+    this.seen = new LruMap(maxEntries);
   }
 
-  /** True, and remembered, when `envelope` is newer than everything seen from its sender. */
+  /** True, and remembered, when `envelope` was not seen before from its sender on its channel. */
   accept(envelope: Envelope): boolean {
-    const sender = `${envelope.node}\u0000${envelope.epoch}`;
-    const last = this.lastSeq.get(sender);
-    if (last !== undefined && envelope.seq <= last) return false;
-    this.lastSeq.set(sender, envelope.seq);
+    const key = `${envelope.node}\u0000${envelope.epoch}\u0000${envelope.ch}`;
+    const window = this.seen.get(key);
+    if (window === undefined) {
+      this.seen.set(key, [envelope.seq]);
+      return true;
+    }
+    // ascending; full means everything below its first entry counts as seen
+    if (window.length >= REPLAY_WINDOW && envelope.seq <= window[0]!) return false;
+    let at = window.length;
+    while (at > 0 && window[at - 1]! > envelope.seq) at -= 1;
+    if (at > 0 && window[at - 1] === envelope.seq) return false;
+    window.splice(at, 0, envelope.seq);
+    if (window.length > REPLAY_WINDOW) window.shift();
     return true;
   }
 }

@@ -2,6 +2,7 @@
 import { jest } from '@jest/globals';
 import type { BrokerMessage } from '../../src/publishing/broker.js';
 import { RedisBroker } from '../../src/redis/redis-broker.js';
+import { ShardChannels, shardOf } from '../../src/redis/shard-channels.js';
 import { EnvelopeSigner } from '../../src/redis/signed-envelope.js';
 import { connect, deleteKeys, eventually, SIGNING_KEY, sleep, type TestConnection, uniquePrefix } from './redis-helpers.js';
 
@@ -72,10 +73,13 @@ test('every namespace and the close control message cross nodes, each once, in b
     { type: 'close', jti: 'j1' },
   ];
   for (const m of messages) await b.publish(m);
-  await eventually(() => expect(gotA).toEqual(messages));
+  // p1 and p2 map to different shard channels: the other node gets one message per shard.
+  expect(shardOf('p1')).not.toBe(shardOf('p2'));
+  const remote = messages.flatMap((m) => (m.type === 'topic' && m.namespace === 'projects' ? m.topics.map((topic) => ({ ...m, topics: [topic] })) : [m]));
+  await eventually(() => expect(gotA).toEqual(remote));
   expect(gotB).toEqual(messages);
   await sleep(100);
-  expect(gotA).toHaveLength(messages.length);
+  expect(gotA).toHaveLength(remote.length);
   expect(gotB).toHaveLength(messages.length);
 });
 
@@ -97,7 +101,7 @@ test('the envelope is serialised once per publish', async () => {
 });
 
 test('forged, unsigned, stale and malformed envelopes published straight to Redis are dropped and counted', async () => {
-  const channel = `${prefix}bus:tracking`;
+  const channel = new ShardChannels(prefix).forTopic('tracking', 'T1')!;
   const raw = connA.command;
   const attacker = new EnvelopeSigner('not the cluster key, but 32+ bytes long');
   const staleSigner = new EnvelopeSigner(SIGNING_KEY, { now: () => Date.now() - 60_000 });
@@ -112,7 +116,7 @@ test('forged, unsigned, stale and malformed envelopes published straight to Redi
   // Signed, but a projects message on the tracking channel, and a non-message.
   await raw.publish(channel, honest.sign('node-x', channel, { ...tracking(66), namespace: 'projects' }));
   await raw.publish(channel, honest.sign('node-x', channel, { type: 'topic' }));
-  await raw.publish(`${prefix}bus:control`, honest.sign('node-x', `${prefix}bus:control`, tracking(66)));
+  await raw.publish(`${prefix}bus:{control}`, honest.sign('node-x', `${prefix}bus:{control}`, tracking(66)));
   await barrier();
 
   const after = b.stats().rejected;
@@ -127,7 +131,8 @@ test('forged, unsigned, stale and malformed envelopes published straight to Redi
 
 test('a valid envelope from another node published raw is delivered (the signature, not the sender, is trusted)', async () => {
   const honest = new EnvelopeSigner(SIGNING_KEY);
-  await connA.command.publish(`${prefix}bus:tracking`, honest.sign('node-c', `${prefix}bus:tracking`, tracking(5)));
+  const channel = new ShardChannels(prefix).forTopic('tracking', 'T1')!;
+  await connA.command.publish(channel, honest.sign('node-c', channel, tracking(5)));
   await eventually(() => expect(gotB).toEqual([tracking(5)]));
   expect(gotA).toEqual([tracking(5)]);
 });

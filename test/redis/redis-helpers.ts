@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { RedisConnection } from '../../src/redis/redis-connection.js';
-import { TEST_REDIS_URL } from '../support/test-redis-env.js';
+import { TEST_REDIS_CLUSTER_NODES, TEST_REDIS_URL } from '../support/test-redis-env.js';
 
 /** The run's own standalone Redis (started by jest's globalSetup). */
 export const REDIS_URL = TEST_REDIS_URL;
@@ -18,14 +18,19 @@ export function uniquePrefix(): string {
 export class TestConnection extends RedisConnection {
   readonly errors: unknown[];
 
-  constructor(prefix: string, url = REDIS_URL) {
+  /** `url`: a standalone Redis; `CLUSTER`: the run's three-master cluster. */
+  constructor(prefix: string, url: string | typeof CLUSTER = REDIS_URL) {
     const errors: unknown[] = [];
-    super({ url, keyPrefix: prefix, onError: (_context, error) => errors.push(error), maxRetryDelayMs: 200 });
+    const target = url === CLUSTER ? { clusterNodes: TEST_REDIS_CLUSTER_NODES } : { url };
+    super({ ...target, keyPrefix: prefix, onError: (_context, error) => errors.push(error), maxRetryDelayMs: 200 });
     this.errors = errors;
   }
 }
 
-export async function connect(prefix: string, url = REDIS_URL): Promise<TestConnection> {
+/** Pass as `url` to connect to the run's Redis Cluster instead of a standalone server. */
+export const CLUSTER = Symbol('the test Redis Cluster');
+
+export async function connect(prefix: string, url: string | typeof CLUSTER = REDIS_URL): Promise<TestConnection> {
   const connection = new TestConnection(prefix, url);
   await connection.waitUntilReady(5000);
   return connection;

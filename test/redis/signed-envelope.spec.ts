@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { EnvelopeSigner, EnvelopeTooLargeError, ReplayGuard } from '../../src/redis/signed-envelope.js';
+import { EnvelopeSigner, EnvelopeTooLargeError, REPLAY_WINDOW, ReplayGuard } from '../../src/redis/signed-envelope.js';
 import { SIGNING_KEY } from './redis-helpers.js';
 
 describe('EnvelopeSigner', () => {
@@ -54,6 +54,44 @@ describe('EnvelopeSigner', () => {
     expect(guard.accept(env(w2))).toBe(false);
     // Another node with the same numbers is another sender.
     expect(guard.accept(env(new EnvelopeSigner(SIGNING_KEY).sign('b', CH, msg)))).toBe(true);
+  });
+
+  it('R6: the ReplayGuard orders a sender per channel: later envelopes on another channel arriving first do not drop earlier ones', () => {
+    const signer = new EnvelopeSigner(SIGNING_KEY);
+    const guard = new ReplayGuard();
+    const other = 'rt:bus:{tracking.7}';
+    const env = (wire: string, channel: string) => {
+      const verified = signer.verify(wire, channel);
+      if (!verified.ok) throw new Error(verified.reason);
+      return verified.envelope;
+    };
+    const [w1, w2, w3] = [signer.sign('a', CH, msg), signer.sign('a', other, msg), signer.sign('a', CH, msg)];
+    // A cluster delivers each shard channel over its own connection: seq 2 may come before seq 1.
+    expect(guard.accept(env(w2, other))).toBe(true);
+    expect(guard.accept(env(w1, CH))).toBe(true);
+    expect(guard.accept(env(w3, CH))).toBe(true);
+    expect(guard.accept(env(w1, CH))).toBe(false);
+    expect(guard.accept(env(w2, other))).toBe(false);
+  });
+
+  it(`R6: within a channel the ReplayGuard takes reordered envelopes once each, and refuses what is older than its last ${REPLAY_WINDOW}`, () => {
+    const signer = new EnvelopeSigner(SIGNING_KEY);
+    const guard = new ReplayGuard();
+    const wires = Array.from({ length: REPLAY_WINDOW + 4 }, () => signer.sign('a', CH, msg));
+    const env = (wire: string) => {
+      const verified = signer.verify(wire, CH);
+      if (!verified.ok) throw new Error(verified.reason);
+      return verified.envelope;
+    };
+    // 2 arrives before 1 (a client reordered two commands): both are delivered, each once.
+    expect(guard.accept(env(wires[1]!))).toBe(true);
+    expect(guard.accept(env(wires[0]!))).toBe(true);
+    expect(guard.accept(env(wires[0]!))).toBe(false);
+    expect(guard.accept(env(wires[1]!))).toBe(false);
+    for (const wire of wires.slice(3)) expect(guard.accept(env(wire))).toBe(true);
+    // 3 was never seen, but the window has moved past it: refused rather than risk a replay.
+    expect(guard.accept(env(wires[2]!))).toBe(false);
+    for (const wire of wires) expect(guard.accept(env(wire))).toBe(false);
   });
 
   it('R6: an envelope larger than the largest one a node sends is dropped before its HMAC is computed, and never sent', () => {

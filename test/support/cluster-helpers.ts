@@ -1,13 +1,14 @@
 /**
  * Helpers for the multi-node suites (issue 5: scale-out on Redis). Every node is a harness
- * child process; they share one real Redis (the run's own, see global-setup.ts) under a key prefix unique to the test file.
+ * child process; they share one real Redis (the run's own, see global-setup.ts: its standalone
+ * server or its three-master cluster) under a key prefix unique to the test file.
  * Pure test-side code: nothing here imports Nest or src/.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { RealtimeOptions } from '../../src/config/realtime-options.js';
-import { type Client, eventually, type Frame, type ServerHandle, sleep, startServer } from './harness.js';
-import { TEST_REDIS_URL } from './test-redis-env.js';
+import { type Client, eventually, type Frame, onTestRedis, type ServerHandle, sleep, startServer, type TestRedis } from './harness.js';
+import { TEST_REDIS_CLUSTER_NODES, TEST_REDIS_URL } from './test-redis-env.js';
 
 /** The run's own standalone Redis (started by jest's globalSetup). */
 export const REDIS_URL = TEST_REDIS_URL;
@@ -17,9 +18,49 @@ export const API_KEY = 'cluster-e2e-api-key-0123456789abcdefghij';
 /** A key prefix no other test run uses, e.g. `e2e:delivery:<uuid>:`. */
 export const uniquePrefix = (suite: string): string => `e2e:${suite}:${randomUUID()}:`;
 
-/** Options of one node of a cluster on `prefix`. */
-export function nodeOptions(prefix: string, extra: RealtimeOptions = {}): RealtimeOptions {
-  return { redisUrl: REDIS_URL, redisSigningKey: SIGNING_KEY, redisKeyPrefix: prefix, apiKey: API_KEY, ...extra };
+/** Options of one node of a fleet on `prefix`, on the run's standalone Redis (default) or its cluster. */
+export function nodeOptions(prefix: string, extra: RealtimeOptions = {}, redis: TestRedis = 'standalone'): RealtimeOptions {
+  return { ...onTestRedis(redis), redisSigningKey: SIGNING_KEY, redisKeyPrefix: prefix, apiKey: API_KEY, ...extra };
+}
+
+/** A test's own command client on the run's Redis of `redis` (a Cluster client routes each key to its master). */
+export function testRedisClient(redis: TestRedis): Redis | Cluster {
+  return redis === 'cluster' ? new Cluster([...TEST_REDIS_CLUSTER_NODES]) : new Redis(REDIS_URL);
+}
+
+/** The servers that hold keys and serve pub/sub: the standalone one, or every master. */
+export function serversOf(client: Redis | Cluster): Redis[] {
+  return client instanceof Cluster ? client.nodes('master') : [client];
+}
+
+/** `redis://host:port` of every server of `redis` (MONITOR, INFO and SCAN see one server each). */
+export function redisUrls(redis: TestRedis): string[] {
+  return redis === 'cluster' ? TEST_REDIS_CLUSTER_NODES.map(({ host, port }) => `redis://${host}:${port}`) : [REDIS_URL];
+}
+
+/**
+ * PUBLISH `wire` on `channelName` as a node would (SPUBLISH on a cluster, where the nodes use
+ * sharded pub/sub); resolves with the receivers Redis counted.
+ */
+export async function publishRaw(client: Redis | Cluster, channelName: string, wire: string): Promise<number> {
+  return client instanceof Cluster ? Number(await client.spublish(channelName, wire)) : client.publish(channelName, wire);
+}
+
+/**
+ * Listens to `channels` as a node would (SSUBSCRIBE on a cluster) until the returned function
+ * is called; `onMessage` gets each channel and payload.
+ */
+export async function listenRaw(redis: TestRedis, channels: readonly string[], onMessage: (channelName: string, wire: string) => void): Promise<() => void> {
+  if (redis === 'standalone') {
+    const sub = new Redis(REDIS_URL);
+    sub.on('message', onMessage);
+    await sub.subscribe(...channels);
+    return () => sub.disconnect();
+  }
+  const sub = new Cluster([...TEST_REDIS_CLUSTER_NODES], { shardedSubscribers: true });
+  sub.on('smessage', onMessage);
+  for (const name of channels) await sub.ssubscribe(name);
+  return () => sub.disconnect();
 }
 
 /** `GET /health/ready` as status and parsed body. */
@@ -33,38 +74,35 @@ export async function waitReady(server: ServerHandle, timeoutMs = 10_000): Promi
   await eventually(async () => (await readiness(server)).status === 200, timeoutMs, 50);
 }
 
-/** Starts `count` nodes with the same options and waits until each is ready. */
-export async function startCluster(count: number, options: RealtimeOptions): Promise<ServerHandle[]> {
-  const nodes = await Promise.all(Array.from({ length: count }, () => startServer({ options })));
+/** Starts `count` nodes with the same options (on the standalone Redis or the cluster) and waits until each is ready. */
+export async function startCluster(count: number, options: RealtimeOptions, redis?: TestRedis): Promise<ServerHandle[]> {
+  const nodes = await Promise.all(Array.from({ length: count }, () => startServer({ options, ...(redis ? { redis } : {}) })));
   await Promise.all(nodes.map((node) => waitReady(node)));
   return nodes;
 }
 
-/** Deletes every key under `prefix` (SCAN, never KEYS). */
-export async function deleteKeys(prefix: string, url = REDIS_URL): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+/** Deletes every key under `prefix` on the run's Redis of `redis` (SCAN per server, never KEYS; one DEL per key: keys of many slots). */
+export async function deleteKeys(prefix: string, redis: TestRedis = 'standalone'): Promise<void> {
+  const client = testRedisClient(redis);
   try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    for (const key of await keysUnder(client, prefix)) await client.del(key);
   } finally {
-    redis.disconnect();
+    client.disconnect();
   }
 }
 
-/** Keys currently under `prefix`. */
-export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+/** Keys currently under `prefix`, on every server (SCAN sees one server each). */
+export async function keysUnder(client: Redis | Cluster, prefix: string): Promise<string[]> {
+  if (client instanceof Cluster && client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
   const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
+  for (const server of serversOf(client)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await server.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+  }
   return found;
 }
 
@@ -122,8 +160,22 @@ export function signEnvelope(
   return `${createHmac('sha256', Buffer.from(key, 'utf8')).update(json, 'utf8').digest('base64url')}.${json}`;
 }
 
-/** The channel a node listens on for `name` (a namespace or `control`). */
-export const channel = (prefix: string, name: string): string => `${prefix}bus:${name}`;
+/**
+ * The channel a node listens on for `name`: a namespace's namespace-wide channel, `control`,
+ * or `<namespace>.<shard>` for a shard of topics (src/redis/shard-channels.ts).
+ */
+export const channel = (prefix: string, name: string): string => `${prefix}bus:{${name}}`;
+
+/**
+ * The shard channel name (for `channel`) of a topic: `<namespace>.<FNV-1a(topic) mod 64>`.
+ * Computed here independently of src/, so a change of the hash (which would split a fleet
+ * running two versions) fails the suites that use it.
+ */
+export function topicShard(namespace: string, topic: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < topic.length; i += 1) hash = Math.imul(hash ^ topic.charCodeAt(i), 0x01000193);
+  return `${namespace}.${(hash >>> 0) % 64}`;
+}
 
 /** The value of one sample in Prometheus text, 0 when absent. */
 export async function metric(server: ServerHandle, name: string, labels: Record<string, string> = {}): Promise<number> {

@@ -142,7 +142,52 @@ export interface PrivateCluster {
   readonly seeds: string;
   kill(index: number): Promise<void>;
   restart(index: number): Promise<void>;
+  /** Every master killed at once (the whole cluster down). */
+  killAll(): Promise<void>;
+  /** Every master started again on its port with its identity; resolves once the cluster is whole. */
+  restartAll(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * A private standalone Redis on a free port for a test that stops and restarts it (the run's
+ * shared one must stay up for the other suites). `kill` SIGKILLs it; `restart` starts it again,
+ * empty, on the same port.
+ */
+export interface PrivateRedis {
+  readonly port: number;
+  /** `redis://127.0.0.1:<port>` */
+  readonly url: string;
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'realtime-test-redis-'));
+  const started: RedisServer[] = [];
+  const onExit = (): void => killAll(started);
+  process.once('exit', onExit);
+  const stop = async (): Promise<void> => {
+    await stopServers(started);
+    rmSync(dir, { recursive: true, force: true });
+    process.off('exit', onExit);
+  };
+  try {
+    let server = await startServer(dir, false, started);
+    return {
+      port: server.port,
+      url: `redis://127.0.0.1:${server.port}`,
+      kill: () => killServer(server),
+      restart: async () => {
+        server = await startOnPort(dir, server.port, false, started, []);
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 export async function startPrivateCluster(masters: number, extraArgs: readonly string[] = []): Promise<PrivateCluster> {
@@ -161,14 +206,17 @@ export async function startPrivateCluster(masters: number, extraArgs: readonly s
     return {
       servers,
       seeds: servers.map((s) => `127.0.0.1:${s.port}`).join(','),
-      kill: async (index) => {
-        const server = servers[index]!;
-        const exited = new Promise((resolve) => server.child.once('exit', resolve));
-        server.child.kill('SIGKILL'); // our own child, by its pid
-        await exited;
-      },
+      kill: (index) => killServer(servers[index]!),
       restart: async (index) => {
         servers[index] = await startOnPort(dir, servers[index]!.port, true, started, extraArgs);
+        await waitForClusterOk(servers);
+      },
+      killAll: async () => {
+        await Promise.all(servers.map(killServer));
+      },
+      restartAll: async () => {
+        const restarted = await Promise.all(servers.map((server) => startOnPort(dir, server.port, true, started, extraArgs)));
+        servers.splice(0, servers.length, ...restarted);
         await waitForClusterOk(servers);
       },
       stop,
@@ -258,6 +306,14 @@ async function stopServers(servers: readonly RedisServer[]): Promise<void> {
       clearTimeout(timer);
     }),
   );
+}
+
+/** SIGKILL (our own child, by its pid); resolves once it exited. */
+async function killServer(server: RedisServer): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGKILL');
+  await exited;
 }
 
 function killAll(servers: readonly RedisServer[]): void {

@@ -96,10 +96,34 @@ export interface ServerHandle {
   exited: Promise<number | null>;
 }
 
-/** Starts the harness server with `options` (jwt.secret defaults to SECRET). */
-export async function startServer(config: Partial<HarnessConfig> & { options?: HarnessConfig['options'] } = {}): Promise<ServerHandle> {
+/** Which of the run's Redis servers a node uses (test/support/global-setup.ts starts both). */
+export type TestRedis = 'standalone' | 'cluster';
+
+/**
+ * Options of a node on the run's standalone Redis or its three-master cluster: `redisUrl` or
+ * `redisClusterNodes` set accordingly, everything else from `options` (whose own Redis
+ * address, if any, is replaced).
+ */
+export function onTestRedis(redis: TestRedis, options: HarnessConfig['options'] = {}): HarnessConfig['options'] {
+  const { redisUrl: _url, redisClusterNodes: _nodes, ...rest } = options;
+  return redis === 'cluster' ? { ...rest, redisClusterNodes: requiredEnv('TEST_REDIS_CLUSTER_NODES') } : { ...rest, redisUrl: requiredEnv('TEST_REDIS_URL') };
+}
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests through jest (jest.config.js globalSetup starts Redis)`);
+  return value;
+}
+
+/**
+ * Starts the harness server with `options` (jwt.secret defaults to SECRET). `redis`: put the
+ * node on the run's standalone Redis or cluster (see onTestRedis); unset, `options` decide.
+ */
+export async function startServer(config: Partial<HarnessConfig> & { options?: HarnessConfig['options']; redis?: TestRedis } = {}): Promise<ServerHandle> {
+  const { redis, ...rest } = config;
+  config = rest;
   // Scrapes see every change at once unless a test asks for the /metrics cache.
-  const options = { jwt: { secret: SECRET }, metricsCacheMs: 0, ...config.options };
+  const options = { jwt: { secret: SECRET }, metricsCacheMs: 0, ...(redis ? onTestRedis(redis, config.options) : config.options) };
   const child = fork(SERVER_PROCESS, [], {
     env: { ...process.env, REALTIME_HARNESS: JSON.stringify({ ...config, options }) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

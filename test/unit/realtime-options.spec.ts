@@ -480,3 +480,32 @@ describe('room and chat budgets (docs/protocol.md §11; findings R1, R3)', () =>
     expect(err.message).toMatch(new RegExp(`${name}|${'maxRoomConnectionsPerUser|roomBroadcastBytesPerSec|chatRateBurst'}`));
   });
 });
+
+describe('Redis target (REDIS_URL or REDIS_CLUSTER_NODES)', () => {
+  const KEY = { REDIS_SIGNING_KEY: 'k'.repeat(32) };
+
+  it('REDIS_CLUSTER_NODES gives the cluster seeds, REDIS_URL a standalone server; neither: no Redis', () => {
+    expect(resolve({ ...BASE_ENV, ...KEY, REDIS_CLUSTER_NODES: '10.0.0.1:7000, [::1]:7001' }).redis).toEqual({
+      clusterNodes: [{ host: '10.0.0.1', port: 7000 }, { host: '::1', port: 7001 }],
+      signingKey: KEY.REDIS_SIGNING_KEY,
+      keyPrefix: 'realtime:',
+      leaseTtlMs: 30000,
+    });
+    expect(resolve({ ...BASE_ENV, ...KEY, REDIS_URL: 'redis://r:6380' }).redis?.url).toBe('redis://r:6380');
+    expect(resolve({ ...BASE_ENV, ...KEY }).redis).toBeUndefined();
+  });
+
+  it('both set is a startup error naming both', () => {
+    const error = configError(() => resolve({ ...BASE_ENV, ...KEY, REDIS_URL: 'redis://r:6380', REDIS_CLUSTER_NODES: 'r:7000' }));
+    expect(error.message).toMatch(/REDIS_URL/);
+    expect(error.message).toMatch(/REDIS_CLUSTER_NODES/);
+  });
+
+  it('a malformed seed list, a missing signing key, or a brace in the key prefix on a cluster fail startup naming the variable', () => {
+    expect(configError(() => resolve({ ...BASE_ENV, ...KEY, REDIS_CLUSTER_NODES: 'r:7000,nope' })).message).toMatch(/REDIS_CLUSTER_NODES.*"nope"/);
+    expect(configError(() => resolve({ ...BASE_ENV, REDIS_CLUSTER_NODES: 'r:7000' })).message).toMatch(/REDIS_SIGNING_KEY.*REDIS_CLUSTER_NODES/);
+    expect(configError(() => resolve({ ...BASE_ENV, ...KEY, REDIS_CLUSTER_NODES: 'r:7000', REDIS_KEY_PREFIX: 'rt{1}:' })).message).toMatch(/REDIS_KEY_PREFIX/);
+    // on a standalone server a brace in the prefix is harmless
+    expect(resolve({ ...BASE_ENV, ...KEY, REDIS_URL: 'redis://r', REDIS_KEY_PREFIX: 'rt{1}:' }).redis?.keyPrefix).toBe('rt{1}:');
+  });
+});
