@@ -10,7 +10,16 @@ export {
 export { REALTIME_CONFIG } from './realtime.constants.js';
 export { RealtimePublisher, PublishRejected, BatchRejected, type BatchItem, type PushData, type Revocation, type MololinkTarget } from './publishing/realtime-publisher.js';
 export { MAX_PUBLISH_BODY_BYTES } from './http/dto/publish.dto.js';
-export { BROKER, type Broker, type BrokerMessage, InMemoryBroker } from './publishing/broker.js';
+export { BROKER, type Broker, type BrokerMessage, InMemoryBroker, type StreamAppend } from './publishing/broker.js';
+export {
+  InMemoryRecoveryHistory,
+  RECOVERY_HISTORY,
+  type Recovery,
+  type RecoveryBounds,
+  type RecoveryHistory,
+  type StreamPosition,
+} from './recovery/recovery-history.js';
+export { RecoverableStreams } from './recovery/recoverable-streams.service.js';
 export { REVOCATION_STORE, type RevocationStore, InMemoryRevocationStore, RevocationCapacityError } from './auth/revocation-store.js';
 export type { Identity } from './auth/identity.js';
 export { SubscriptionRegistry } from './subscriptions/subscription-registry.js';

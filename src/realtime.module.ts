@@ -33,6 +33,7 @@ import { RealtimeApiController } from './http/realtime-api.controller.js';
 import { RealtimeLogger } from './logging/realtime-logger.js';
 import { BROKER } from './publishing/broker.js';
 import { LocalDeliveryService } from './publishing/local-delivery.service.js';
+import { RecoverableStreams } from './recovery/recoverable-streams.service.js';
 import { RealtimePublisher } from './publishing/realtime-publisher.js';
 import { REALTIME_CONFIG, REALTIME_OPTIONS } from './realtime.constants.js';
 import { IDENTITY_REFRESH_LISTENERS } from './session/identity-refresh.listener.js';
@@ -137,6 +138,7 @@ const SERVICES: Provider[] = [
   HandshakeService,
   SessionAuthService,
   SubscriptionRegistry,
+  RecoverableStreams,
   LocalDeliveryService,
   RealtimePublisher,
   ShutdownService,

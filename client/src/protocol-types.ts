@@ -34,10 +34,7 @@ export type NamespaceOfPath<P extends NamespacePath> = {
   [N in NamespaceName]: (typeof NAMESPACES)[N]['path'] extends P ? N : never;
 }[NamespaceName];
 
-/**
- * Position of a recoverable stream (docs/protocol.md §10). Not in the server's DTOs yet: the
- * server side of recovery comes with the recovery work.
- */
+/** Position of a recoverable stream (docs/protocol.md §10), as the client sends it in `since`. */
 export interface StreamPosition {
   readonly offset: number;
   readonly epoch: string;

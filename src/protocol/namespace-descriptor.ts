@@ -77,7 +77,11 @@ export interface NamespaceDescriptor {
   /** The default rule for subscribing to (joining) `topic`; `REALTIME_AUTHORIZATION` may replace it. */
   readonly authorize: (identity: Identity | undefined, topic: string) => boolean;
   readonly publish?: PublishRule;
-  /** Whether a client can recover pushes it missed (no namespace keeps a backlog today). */
+  /**
+   * Recoverable streams (docs/protocol.md §10): one per topic, pushes carry `offset`/`epoch`,
+   * the subscribe answers carry the position and recover with `since`. Needs `topic` and a
+   * `topic` or `users` publish rule.
+   */
   readonly recoverable: boolean;
 }
 

@@ -5,11 +5,12 @@ import {
   CommodityMessageDto,
   NotificationsSubscribeDto,
   ProjectIdDto,
+  ProjectSubscribeDto,
   RoomBroadcastDto,
   RoomIdDto,
 } from '../gateways/dto/namespace.dto.js';
 import { EmptyDto, TokenDto } from '../gateways/dto/session.dto.js';
-import { TrackingIdDto } from '../gateways/dto/tracking.dto.js';
+import { TrackingIdDto, TrackingSubscribeDto } from '../gateways/dto/tracking.dto.js';
 import { FrameCap, SessionEvent } from './events.js';
 import { defineNamespace, payload, type NamespaceDescriptor } from './namespace-descriptor.js';
 
@@ -65,6 +66,16 @@ export interface ActivityItemData {
   readonly userId: string;
   readonly timestamp: string;
 }
+/**
+ * Every answer to a subscribe of a recoverable stream (docs/protocol.md §10): the stream's
+ * position, and with `since` whether everything missed is in `publications` (oldest first).
+ */
+export interface StreamPositionData {
+  readonly offset: number;
+  readonly epoch: string;
+  readonly recovered?: boolean;
+  readonly publications?: ReadonlyArray<{ readonly offset: number; readonly data: PushData }>;
+}
 /** Dropped subscriptions carry `reason: "revoked"` when the server dropped them. */
 export interface Dropped {
   readonly reason?: 'revoked';
@@ -114,10 +125,10 @@ export const TRACKING = defineNamespace({
   client: {
     subscribe: {
       event: 'tracking.subscribe',
-      dto: TrackingIdDto,
+      dto: TrackingSubscribeDto,
       maxBytes: FrameCap.CONTROL,
       public: true,
-      reply: { event: 'tracking.subscribed', data: payload<{ readonly trackingId: string }>() },
+      reply: { event: 'tracking.subscribed', data: payload<{ readonly trackingId: string } & StreamPositionData>() },
     },
     unsubscribe: { event: 'tracking.unsubscribe', dto: TrackingIdDto, maxBytes: FrameCap.CONTROL, public: true, reply: trackingUnsubscribed },
   },
@@ -125,7 +136,7 @@ export const TRACKING = defineNamespace({
   topic: { key: 'trackingId', type: 'string', dropped: trackingUnsubscribed },
   authorize: () => true,
   publish: { to: 'topic', push: trackingUpdate },
-  recoverable: false,
+  recoverable: true,
 });
 
 const notificationsUnsubscribed = { event: 'notifications.unsubscribed', data: payload<{ readonly userId: string } & Dropped>() } as const;
@@ -141,7 +152,7 @@ export const NOTIFICATIONS = defineNamespace({
       event: 'notifications.subscribe',
       dto: NotificationsSubscribeDto,
       maxBytes: FrameCap.CONTROL,
-      reply: { event: 'notifications.subscribed', data: payload<{ readonly userId: string }>() },
+      reply: { event: 'notifications.subscribed', data: payload<{ readonly userId: string } & StreamPositionData>() },
     },
     unsubscribe: { event: 'notifications.unsubscribe', dto: EmptyDto, maxBytes: FrameCap.CONTROL, reply: notificationsUnsubscribed },
   },
@@ -149,7 +160,7 @@ export const NOTIFICATIONS = defineNamespace({
   topic: { key: 'userId', type: 'string', dropped: notificationsUnsubscribed },
   authorize: (identity, topic) => identity !== undefined && identity.userId === topic,
   publish: { to: 'users', push: notification },
-  recoverable: false,
+  recoverable: true,
 });
 
 const projectUnsubscribed = { event: 'project.unsubscribed', data: payload<{ readonly projectId: string } & Dropped>() } as const;
@@ -162,9 +173,9 @@ export const PROJECTS = defineNamespace({
   client: {
     subscribe: {
       event: 'project.subscribe',
-      dto: ProjectIdDto,
+      dto: ProjectSubscribeDto,
       maxBytes: FrameCap.CONTROL,
-      reply: { event: 'project.subscribed', data: payload<{ readonly projectId: string }>() },
+      reply: { event: 'project.subscribed', data: payload<{ readonly projectId: string } & StreamPositionData>() },
     },
     unsubscribe: { event: 'project.unsubscribe', dto: ProjectIdDto, maxBytes: FrameCap.CONTROL, reply: projectUnsubscribed },
   },
@@ -178,7 +189,7 @@ export const PROJECTS = defineNamespace({
     return Array.isArray(projects) && projects.some((p) => p === topic);
   },
   publish: { to: 'topic', push: projectUpdate },
-  recoverable: false,
+  recoverable: true,
 });
 
 const roomLeft = { event: 'room.left', data: payload<{ readonly roomId: string } & Dropped>() } as const;

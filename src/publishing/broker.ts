@@ -1,4 +1,5 @@
 import type { NamespaceName } from '../protocol/namespaces.js';
+import type { Relay, StreamPosition } from '../recovery/recovery-history.js';
 
 /** A push to the subscribers of some topics of a namespace (a socket on several gets one copy each). */
 export interface TopicMessage {
@@ -9,6 +10,12 @@ export interface TopicMessage {
   readonly data: Readonly<Record<string, unknown>>;
   /** Connection id that must not receive it (the sender of a room message or presence change). */
   readonly except?: string;
+  /**
+   * A push on a recoverable stream (one topic): its place in the stream, pushed as the frame's
+   * `offset`/`epoch` (docs/protocol.md §10). Set by the broker on delivery, never sent inside
+   * an envelope (the offset is assigned after signing).
+   */
+  readonly position?: StreamPosition;
 }
 
 /** A push to every connection of a namespace. */
@@ -41,13 +48,26 @@ export type BrokerMessage = TopicMessage | NamespaceMessage | TargetedMessage | 
 export type BrokerHandler = (message: BrokerMessage) => void;
 
 /**
+ * Appends a stream push to the recovery history and returns its position; `relay` (when the
+ * broker passes one) is published by the history in the same atomic step.
+ */
+export type StreamAppend = (relay: Relay | undefined) => Promise<StreamPosition>;
+
+/**
  * Carries published messages to every node (one node in memory; many over Redis).
  * Gateways never see it: publishers call `publish`, the delivery service handles what
  * arrives. Replace it through the `BROKER` token.
  */
 export interface Broker {
   publish(message: BrokerMessage): Promise<void>;
+  /**
+   * A push on a recoverable stream (`message.topics` is its one topic): calls `append` exactly
+   * once and delivers the message with its position on every node, in offset order.
+   */
+  publishToStream(message: TopicMessage, append: StreamAppend): Promise<StreamPosition>;
   subscribe(handler: BrokerHandler): void;
+  /** Resolves once messages published from now on reach this node's handlers. */
+  whenSubscribed(): Promise<void>;
 }
 
 export const BROKER = Symbol('BROKER');
@@ -65,7 +85,17 @@ export class InMemoryBroker implements Broker {
     for (const handler of this.handlers) handler(message);
   }
 
+  /** One process: offsets are assigned in call order and each push is delivered as soon as it has one. */
+  async publishToStream(message: TopicMessage, append: StreamAppend): Promise<StreamPosition> {
+    const position = await append(undefined);
+    const positioned: TopicMessage = { ...message, position };
+    for (const handler of this.handlers) handler(positioned);
+    return position;
+  }
+
   subscribe(handler: BrokerHandler): void {
     this.handlers.push(handler);
   }
+
+  async whenSubscribed(): Promise<void> {}
 }

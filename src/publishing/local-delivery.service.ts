@@ -6,6 +6,8 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
 import { RealtimeMetrics } from '../observability/realtime-metrics.js';
 import { namespaceByName } from '../protocol/namespaces.js';
+import { RecoverableStreams, StreamPushFrame } from '../recovery/recoverable-streams.service.js';
+import type { StreamPosition } from '../recovery/recovery-history.js';
 import { BROKER, type Broker, type BrokerMessage, type TargetedMessage, type TopicMessage } from './broker.js';
 
 /**
@@ -20,6 +22,7 @@ export class LocalDeliveryService implements OnModuleInit {
     @Inject(ConnectionRegistry) private readonly connections: ConnectionRegistry,
     @Inject(ConnectionLifecycle) private readonly lifecycle: ConnectionLifecycle,
     @Inject(RealtimeMetrics) private readonly metrics: RealtimeMetrics,
+    @Inject(RecoverableStreams) private readonly streams: RecoverableStreams,
   ) {}
 
   onModuleInit(): void {
@@ -56,10 +59,23 @@ export class LocalDeliveryService implements OnModuleInit {
   }
 
   private deliverTopics(message: TopicMessage): number {
+    if (message.position) return this.deliverStreamPush(message, message.position);
     const frame = new OutboundFrame(message.event, message.data);
     let sent = 0;
     for (const topic of message.topics) {
       sent += frame.sendToAll(this.subscriptions.subscribers(message.namespace, topic), message.except);
+    }
+    return sent;
+  }
+
+  /** A recoverable stream push (one topic): each subscription's gate sends, holds back or drops it. */
+  private deliverStreamPush(message: TopicMessage, position: StreamPosition): number {
+    const push = new StreamPushFrame(message.event, message.data, position);
+    let sent = 0;
+    for (const topic of message.topics) {
+      for (const connection of this.subscriptions.subscribers(message.namespace, topic)) {
+        if (this.streams.offer(connection, topic, push)) sent += 1;
+      }
     }
     return sent;
   }

@@ -7,6 +7,7 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import type { EventSpec, NamespaceDescriptor, PublishRule } from '../protocol/namespace-descriptor.js';
 import { MAIN, MOLOLINK, MOLOLINK_EVENT_PATTERN, NOTIFICATIONS, PROJECTS, TRACKING, type PushData } from '../protocol/namespace-descriptors.js';
 import { namespaceByName, type NamespaceName } from '../protocol/namespaces.js';
+import { RecoverableStreams } from '../recovery/recoverable-streams.service.js';
 import { BROKER, type Broker } from './broker.js';
 
 export type { PushData };
@@ -100,9 +101,15 @@ export class RealtimePublisher {
     @Inject(BROKER) private readonly broker: Broker,
     @Inject(REVOCATION_STORE) private readonly revocations: RevocationStore,
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+    @Inject(RecoverableStreams) private readonly streams: RecoverableStreams,
   ) {}
 
-  /** Publishes to `namespace` by its publish rule; PublishRejected when the request does not fit it. */
+  /**
+   * Publishes to `namespace` by its publish rule; PublishRejected when the request does not fit
+   * it. The one per-item publish: a batch calls it once per item, in array order (validation is
+   * synchronous and nothing is awaited before a stream push takes its offset, so items get
+   * their offsets in call order even when the batch does not await each call).
+   */
   async publish(namespace: string, request: PublishRequest): Promise<void> {
     const { descriptor, rule } = this.check(namespace, request);
     const data = request.data ?? {};
@@ -185,6 +192,11 @@ export class RealtimePublisher {
    * for their own events). `except`: a connection id that must not receive it.
    */
   async toTopics(descriptor: NamespaceDescriptor, topics: readonly string[], push: EventSpec, data: PushData, except?: string): Promise<void> {
+    if (descriptor.recoverable && except === undefined) {
+      // One stream per topic: each push gets its offset from the history (docs/protocol.md §10).
+      await Promise.all(topics.map((topic) => this.streams.publish(descriptor, topic, push.event, data)));
+      return;
+    }
     await this.broker.publish({ type: 'topic', namespace: brokerName(descriptor), topics, event: push.event, data, ...(except !== undefined ? { except } : {}) });
   }
 

@@ -32,9 +32,20 @@ export type Recovery =
  * nodes). `data` is the push's `data` serialised once as JSON: the same text goes into the
  * frame, the history and the recovery answer, and the 512 KiB bound counts its UTF-8 bytes.
  */
+/**
+ * A message the store publishes to a channel right after assigning the offset, as
+ * `<offset>:<epoch>:<message>`, in the same atomic step (Redis: the inter-node envelope
+ * of the push, so every node gets it in offset order). The in-memory store has no other
+ * node to tell and ignores it.
+ */
+export interface Relay {
+  readonly channel: string;
+  readonly message: string;
+}
+
 export interface RecoveryHistory {
   /** Assigns the stream's next offset (exactly one per publish) and retains `data`. */
-  append(stream: string, data: string): Promise<StreamPosition>;
+  append(stream: string, data: string, relay?: Relay): Promise<StreamPosition>;
   /** The current position; a stream without history gets its epoch here (offset 0), kept for later pushes. */
   position(stream: string): Promise<StreamPosition>;
   /** The pushes after `since`, or `recovered: false` for every case of docs/protocol.md §10. */

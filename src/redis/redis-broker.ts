@@ -1,6 +1,8 @@
 import type { NamespaceDescriptor } from '../protocol/namespace-descriptor.js';
 import { NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
-import { type Broker, type BrokerHandler, type BrokerMessage, BrokerUnavailableError } from '../publishing/broker.js';
+import type { StreamPosition } from '../recovery/recovery-history.js';
+import { type Broker, type BrokerHandler, type BrokerMessage, BrokerUnavailableError, type StreamAppend, type TopicMessage } from '../publishing/broker.js';
+import { parseRelayed } from './redis-recovery-history.js';
 import type { RedisConnection, RedisErrorReporter } from './redis-connection.js';
 import { type ChannelRole, ShardChannels, shardOf } from './shard-channels.js';
 import { type EnvelopeRejection, type EnvelopeSigner, ReplayGuard } from './signed-envelope.js';
@@ -17,6 +19,8 @@ export interface RedisBrokerStats {
   readonly received: number;
   /** Our own messages coming back from Redis, ignored (already delivered locally). */
   readonly ownEchoes: number;
+  /** Recoverable stream pushes delivered from their relay (every node's, this node's included). */
+  readonly relayed: number;
   readonly rejected: Readonly<Record<BrokerRejection, number>>;
 }
 
@@ -67,7 +71,7 @@ export class RedisBroker implements Broker {
   private readonly handlers: BrokerHandler[] = [];
   private readonly channels: ShardChannels;
   private readonly subscribed: Promise<void>;
-  private readonly counters = { published: 0, publishFailures: 0, received: 0, ownEchoes: 0 };
+  private readonly counters = { published: 0, publishFailures: 0, received: 0, ownEchoes: 0, relayed: 0 };
   private readonly rejected: Record<BrokerRejection, number> = {
     unsigned: 0,
     malformed: 0,
@@ -123,6 +127,28 @@ export class RedisBroker implements Broker {
     }
   }
 
+  /**
+   * A recoverable stream push: signed for its shard channel and handed to `append` as the
+   * relay, so the history script assigns the offset and publishes `<offset>:<epoch>:<envelope>`
+   * in one step. Every node, this one included, delivers it from the relay: the append reply
+   * and other nodes' relays travel on different connections, so delivering from the reply
+   * could put offset 6 before offset 5.
+   */
+  async publishToStream(message: TopicMessage, append: StreamAppend): Promise<StreamPosition> {
+    const channel = this.channels.forTopic(message.namespace, message.topics[0] ?? '');
+    if (message.topics.length !== 1 || channel === undefined) throw new RangeError('a stream push names one topic of a namespace with topics');
+    const wire = this.options.signer.sign(this.options.nodeId, channel, message);
+    try {
+      const position = await append({ channel, message: wire });
+      this.counters.published += 1;
+      return position;
+    } catch (error) {
+      this.counters.publishFailures += 1;
+      this.report('redis broker stream publish', error);
+      throw new BrokerUnavailableError('the stream push could not be appended and published on Redis', { cause: error });
+    }
+  }
+
   stats(): RedisBrokerStats {
     return { ...this.counters, rejected: { ...this.rejected } };
   }
@@ -133,9 +159,12 @@ export class RedisBroker implements Broker {
     await this.options.connection.unsubscribe(this.channels.all()).catch((error: unknown) => this.report('redis broker unsubscribe', error));
   }
 
-  private receive(channel: string, wire: string): void {
+  private receive(channel: string, text: string): void {
     const role = this.channels.roleOf(channel);
     if (role === undefined) return;
+    // A relayed stream push is `<offset>:<epoch>:<envelope>`; an envelope never has a `:` before its `.`.
+    const relayed = role.kind === 'shard' ? parseRelayed(text) : undefined;
+    const wire = relayed?.message ?? text;
     const verified = this.options.signer.verify(wire, channel);
     if (!verified.ok) {
       this.rejected[verified.reason] += 1;
@@ -147,13 +176,24 @@ export class RedisBroker implements Broker {
       this.rejected.replayed += 1;
       return;
     }
-    if (verified.envelope.node === this.options.nodeId) {
+    if (relayed === undefined && verified.envelope.node === this.options.nodeId) {
       this.counters.ownEchoes += 1;
       return;
     }
     const message = verified.envelope.msg;
-    if (!isBrokerMessage(message) || !belongsOn(message, role)) {
+    // Stream pushes of recoverable namespaces travel only as relays (they need their position).
+    if (!isBrokerMessage(message) || !belongsOn(message, role) || isStreamPush(message) !== (relayed !== undefined)) {
       this.rejected.invalid_message += 1;
+      return;
+    }
+    if (relayed !== undefined) {
+      const push = message as TopicMessage;
+      if (push.topics.length !== 1) {
+        this.rejected.invalid_message += 1;
+        return;
+      }
+      this.counters.relayed += 1;
+      this.deliver({ ...push, position: relayed.position });
       return;
     }
     this.counters.received += 1;
@@ -197,6 +237,11 @@ function belongsOn(message: BrokerMessage, role: ChannelRole): boolean {
     case 'shard':
       return message.type === 'topic' && message.namespace === role.namespace && message.topics.every((topic) => shardOf(topic) === role.shard);
   }
+}
+
+/** A topic message of a recoverable namespace (docs/protocol.md §10): one topic, delivered with a position. */
+function isStreamPush(message: BrokerMessage): boolean {
+  return message.type === 'topic' && (NAMESPACES[message.namespace] as NamespaceDescriptor).recoverable;
 }
 
 function hasShards(namespace: NamespaceName): boolean {

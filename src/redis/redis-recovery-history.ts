@@ -6,6 +6,7 @@ import {
   type Recovery,
   type RecoveryBounds,
   type RecoveryHistory,
+  type Relay,
   RECOVERY_MAX_DATA_BYTES,
   RECOVERY_MAX_PUBLICATIONS,
   type StreamPosition,
@@ -52,11 +53,7 @@ export interface RedisRecoveryHistoryOptions {
 /** base64url HMAC-SHA256 plus the dot: what a seal adds to each stored entry. */
 const SEAL_BYTES = 44;
 
-/** A message the append script publishes after assigning the offset, as `<offset>:<epoch>:<message>`. */
-export interface Relay {
-  readonly channel: string;
-  readonly message: string;
-}
+export type { Relay };
 
 /** Splits a relayed `<offset>:<epoch>:<message>`; undefined when it is not one. */
 export function parseRelayed(text: string): { position: StreamPosition; message: string } | undefined {

@@ -10,7 +10,11 @@ import { describeError, RealtimeLogger } from '../logging/realtime-logger.js';
 import { BROKER, type Broker, InMemoryBroker } from '../publishing/broker.js';
 import { COMMODITY_MEMBER_STORE, InMemoryRoomPresenceStore, ROOM_PRESENCE_STORE, type RoomPresenceStore } from '../subscriptions/room-presence.store.js';
 import { CHAT_RATE_LIMITER, type ChatRateLimiter, InMemoryChatRateLimiter } from '../chat/chat-rate-limiter.js';
+import type { NamespaceName } from '../protocol/namespaces.js';
+import { InMemoryRecoveryHistory, RECOVERY_HISTORY, type RecoveryBounds, type RecoveryHistory } from '../recovery/recovery-history.js';
 import { RedisBroker } from './redis-broker.js';
+import { RedisRecoveryHistory } from './redis-recovery-history.js';
+import { ShardChannels } from './shard-channels.js';
 import { RedisChatHistoryStore } from './redis-chat-history.store.js';
 import { RedisChatRateLimiter } from './redis-chat-rate-limiter.js';
 import { RedisConnection } from './redis-connection.js';
@@ -110,6 +114,22 @@ export const SCALE_OUT_PROVIDERS: Provider[] = [
         ? new RedisRevocationStore({ connection })
         : new InMemoryRevocationStore(Date.now, (error) => logger.error('revocation refused: store full', { kind: error.kind })),
   },
+  backend<RecoveryHistory>(
+    RECOVERY_HISTORY,
+    (config) => new InMemoryRecoveryHistory(recoveryBounds(config)),
+    (connection, config) => {
+      const shards = new ShardChannels(connection.prefix);
+      return new RedisRecoveryHistory({
+        client: connection.command,
+        keyPrefix: connection.prefix,
+        bounds: recoveryBounds(config),
+        // A stream's keys share the slot of its shard channel, which the append script publishes to.
+        slotTag: (stream) => shards.slotTagOf(...splitStream(stream)),
+        publishCommand: connection.publishCommand,
+        signingKey: config.redis!.signingKey,
+      });
+    },
+  ),
   backend<RoomPresenceStore>(
     ROOM_PRESENCE_STORE,
     () => new InMemoryRoomPresenceStore(),
@@ -128,6 +148,16 @@ export const SCALE_OUT_PROVIDERS: Provider[] = [
   },
   RedisShutdown,
 ];
+
+function recoveryBounds(config: RealtimeConfig): RecoveryBounds {
+  return { size: config.recoveryHistorySize, ttlMs: config.recoveryHistoryTtlMs, maxStreams: config.recoveryMaxStreams, maxBytes: config.recoveryHistoryMaxBytes };
+}
+
+/** `tracking:SHP-1` → ['tracking', 'SHP-1'] (namespace names have no colon; topics may). */
+function splitStream(stream: string): [NamespaceName, string] {
+  const colon = stream.indexOf(':');
+  return [stream.slice(0, colon) as NamespaceName, stream.slice(colon + 1)];
+}
 
 function chatBounds(config: RealtimeConfig): ChatHistoryBounds {
   return { size: config.chatHistorySize, ttlMs: config.chatHistoryTtlMs, maxCommodities: config.chatHistoryMaxCommodities, maxBytes: config.chatHistoryMaxBytes };

@@ -77,7 +77,7 @@ describe('requests and subscriptions', () => {
     const updates: Array<Record<string, unknown>> = [];
     tracking.on('tracking.update', (update) => updates.push(update));
     const sub = await tracking.subscribe('tracking.subscribe', { trackingId });
-    expect(sub.answer).toEqual({ trackingId });
+    expect(sub.answer).toEqual({ trackingId, offset: 0, epoch: expect.any(String) });
     expect(tracking.subscriptionCount).toBe(1);
     await server.request({ cmd: 'trackingUpdate', trackingId, data: { status: 'at_hub' } });
     await eventually(() => updates.length === 1);
@@ -97,7 +97,7 @@ describe('requests and subscriptions', () => {
     const inBand = client('/ws/notifications', { getToken: () => token({ sub: 'node-b' }) });
     expect(await inBand.connect()).toMatchObject({ authenticated: true, userId: 'node-b' });
     const sub = await inBand.subscribe('notifications.subscribe');
-    expect(sub.answer).toEqual({ userId: 'node-b' });
+    expect(sub.answer).toEqual({ userId: 'node-b', offset: 0, epoch: expect.any(String) });
     const got: Array<Record<string, unknown>> = [];
     inBand.on('notification', (n) => got.push(n));
     await server.request({ cmd: 'publish', method: 'notify', args: [['node-b'], { text: 'hi' }] });
@@ -254,6 +254,42 @@ describe('reconnect policy by close code', () => {
     expect(c.session).toMatchObject({ authenticated: true, userId });
     await server.request({ cmd: 'publish', method: 'notify', args: [[userId], { n: 1 }] });
     await eventually(() => got.length === 1);
+  });
+
+  test('recovery (docs/protocol.md §10): pushes published while the client was away are replayed in order on resubscribe, then live ones follow', async () => {
+    const userId = uniq('urec');
+    let calls = 0;
+    let release: () => void = () => undefined;
+    const away = new Promise<void>((resolve) => (release = resolve));
+    const c = client('/ws/notifications', {
+      getToken: async () => {
+        calls += 1;
+        if (calls > 1) await away; // reconnecting waits here while the missed pushes are published
+        return token({ sub: userId });
+      },
+    });
+    const got: Array<{ n: unknown; offset: unknown }> = [];
+    c.on('notification', (n, frame) => got.push({ n: n['n'], offset: frame?.['offset'] }));
+    const recoveries = record(c, 'recovery');
+    const resubscribed = record(c, 'resubscribed');
+    const handle = await c.subscribe('notifications.subscribe');
+    expect(handle.answer).toMatchObject({ offset: 0, epoch: expect.any(String) });
+    const notify = (n: number) => server.request({ cmd: 'publish', method: 'notify', args: [[userId], { n }] });
+    await notify(1);
+    await notify(2);
+    await eventually(() => got.length === 2);
+
+    await server.request({ cmd: 'disconnectUser', userId });
+    await eventually(() => calls === 2);
+    for (const n of [3, 4, 5]) await notify(n);
+    release();
+    await eventually(() => resubscribed.length === 1, 5000);
+    expect(resubscribed[0]!.answer).toMatchObject({ recovered: true, offset: 5 });
+    await notify(6);
+    await eventually(() => got.length === 6);
+    await sleep(100);
+    expect(got).toEqual([1, 2, 3, 4, 5, 6].map((n) => ({ n, offset: n })));
+    expect(recoveries).toEqual([]);
   });
 
   test('4400 (too many invalid frames): no reconnect; closed and error say why; later requests fail CLOSED', async () => {

@@ -30,14 +30,14 @@ describe('events and replies', () => {
     expect(c.connected?.data).toMatchObject({ namespace: 'notifications', authenticated: true, userId: 'u1' });
     const sub = await reply(c, 'notifications.subscribe', {});
     expect(sub).toMatchObject({ event: 'notifications.subscribed', data: { userId: 'u1' } });
-    expect(sub.data).toEqual({ userId: 'u1' });
+    expect(sub.data).toEqual({ userId: 'u1', offset: 0, epoch: expect.any(String) });
     await notify(['u1'], { title: 'hello', n: 1 });
     expect((await c.next('notification')).data).toEqual({ title: 'hello', n: 1 });
   });
 
   test('notifications.subscribe with the caller own userId is accepted', async () => {
     const c = await pool.open('/ws/notifications', { sub: 'u1' });
-    expect((await reply(c, 'notifications.subscribe', { userId: 'u1' })).data).toEqual({ userId: 'u1' });
+    expect((await reply(c, 'notifications.subscribe', { userId: 'u1' })).data).toEqual({ userId: 'u1', offset: expect.any(Number), epoch: expect.any(String) });
     await notify(['u1'], { k: 'own' });
     expect((await c.next('notification')).data).toEqual({ k: 'own' });
   });
@@ -173,7 +173,7 @@ describe('pending connections (auth-required path without credentials)', () => {
     expect(ok.event).toBe('auth.ok');
     expect(ok.data?.userId).toBe('u9');
     expectIsoTimestamp(ok.data?.expiresAt);
-    expect((await reply(c, 'notifications.subscribe', {})).data).toEqual({ userId: 'u9' });
+    expect((await reply(c, 'notifications.subscribe', {})).data).toEqual({ userId: 'u9', offset: 0, epoch: expect.any(String) });
     await notify(['u9'], { hi: 'after auth' });
     expect((await c.next('notification')).data).toEqual({ hi: 'after auth' });
     // Authenticated: the auth timeout no longer applies.

@@ -31,13 +31,13 @@ describe('authorisation (default provider)', () => {
     const c = await pool.open('/ws/projects', { sub: 'u1', projects: ['P1', 'P2'] });
     const ok = await reply(c, 'project.subscribe', { projectId: 'P1' });
     expect(ok.event).toBe('project.subscribed');
-    expect(ok.data).toEqual({ projectId: 'P1' });
-    expect((await reply(c, 'project.subscribe', { projectId: 'P2' })).data).toEqual({ projectId: 'P2' });
+    expect(ok.data).toEqual({ projectId: 'P1', offset: expect.any(Number), epoch: expect.any(String) });
+    expect((await reply(c, 'project.subscribe', { projectId: 'P2' })).data).toEqual({ projectId: 'P2', offset: expect.any(Number), epoch: expect.any(String) });
   });
 
   test('project.subscribe is allowed for role admin without any projects claim', async () => {
     const c = await pool.open('/ws/projects', { sub: 'root', roles: ['admin'] });
-    expect((await reply(c, 'project.subscribe', { projectId: 'ANY-project_1' })).data).toEqual({ projectId: 'ANY-project_1' });
+    expect((await reply(c, 'project.subscribe', { projectId: 'ANY-project_1' })).data).toEqual({ projectId: 'ANY-project_1', offset: expect.any(Number), epoch: expect.any(String) });
   });
 
   test.each([

@@ -29,7 +29,7 @@ test('namespaces smoke', async () => {
   expect((await c.call('commodity.message', { commodityId: 7, text: 'a\u0001b' })).code).toBe('VALIDATION_FAILED');
 
   const n = await Client.open(server.ws('/ws/notifications'), auth({ sub: 'n' }));
-  expect((await n.call('notifications.subscribe', {})).data).toEqual({ userId: 'n' });
+  expect((await n.call('notifications.subscribe', {})).data).toEqual({ userId: 'n', offset: 0, epoch: expect.any(String) });
   expect((await n.call('notifications.subscribe', { userId: 'x' })).code).toBe('UNAUTHORIZED');
   await server.request({ cmd: 'publish', method: 'notify', args: [['n'], { hi: 1 }] });
   expect((await n.next('notification')).data).toEqual({ hi: 1 });

@@ -1,19 +1,24 @@
 /**
  * Batch publish over Redis (docs/protocol.md §8): one round trip per batch. Between the
  * publisher's node and the real Redis sits a TCP relay that can hold Redis's replies back;
- * while they are held, every PUBLISH of a batch must already have reached Redis (a publisher
- * waiting for each reply would send one). An outage rejects the batch (503 over HTTP).
+ * while they are held, every command of a batch must already have reached Redis (a publisher
+ * waiting for each reply would send one). Items on recoverable streams (tracking) are one
+ * EVALSHA each (history append + relay), the others (mololink) one PUBLISH each. An outage
+ * rejects the batch (503 over HTTP).
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { RealtimeConfig } from '../../src/config/realtime-options.js';
 import { InMemoryRevocationStore } from '../../src/auth/revocation-store.js';
 import { BrokerUnavailableError, type BrokerMessage } from '../../src/publishing/broker.js';
 import { type BatchItem, RealtimePublisher } from '../../src/publishing/realtime-publisher.js';
+import { RecoverableStreams } from '../../src/recovery/recoverable-streams.service.js';
 import { RedisBroker } from '../../src/redis/redis-broker.js';
+import { RedisRecoveryHistory } from '../../src/redis/redis-recovery-history.js';
+import { ShardChannels } from '../../src/redis/shard-channels.js';
 import { EnvelopeSigner } from '../../src/redis/signed-envelope.js';
 import { connect, eventually, REDIS_URL, SIGNING_KEY, sleep, type TestConnection, uniquePrefix } from './redis-helpers.js';
 
-/** Relays one client to Redis; counts PUBLISH commands sent, and holds replies while `held`. */
+/** Relays one client to Redis; counts PUBLISH and EVALSHA commands sent, and holds replies while `held`. */
 class HoldingRelay {
   readonly server: Server;
   publishesSent = 0;
@@ -27,7 +32,7 @@ class HoldingRelay {
       const upstream = createConnection({ host: hostname, port: Number(port) });
       this.sockets.add(client).add(upstream);
       client.on('data', (chunk) => {
-        this.publishesSent += chunk.toString('latin1').toLowerCase().split('$7\r\npublish\r\n').length - 1;
+        this.publishesSent += chunk.toString('latin1').toLowerCase().match(/\$7\r\n(?:publish|evalsha)\r\n/g)?.length ?? 0;
         upstream.write(chunk);
       });
       upstream.on('data', (chunk) => (this.held ? this.pending.push([client, chunk]) : client.write(chunk)));
@@ -62,8 +67,14 @@ let publisher: RealtimePublisher;
 let remote: RedisBroker;
 const received: BrokerMessage[] = [];
 
+/** Items alternating between a recoverable stream push and a targeted mololink event. */
 const batch = (from: number, count: number): BatchItem[] =>
-  Array.from({ length: count }, (_, i) => ({ namespace: 'tracking', topic: `T${(from + i) % 3}`, data: { n: from + i } }));
+  Array.from({ length: count }, (_, i) =>
+    (from + i) % 2 === 0
+      ? { namespace: 'tracking', topic: `T${(from + i) % 3}`, data: { n: from + i } }
+      : { namespace: 'mololink', event: 'mololink.batch', userIds: ['u-1'], data: { n: from + i } },
+  );
+const numberOf = (m: BrokerMessage): unknown => (m.type === 'topic' || m.type === 'targeted' ? m.data['n'] : -1);
 
 beforeAll(async () => {
   [viaRelay, direct] = await Promise.all([relay.listen().then((url) => connect(prefix, url)), connect(prefix)]);
@@ -72,7 +83,20 @@ beforeAll(async () => {
   remote = new RedisBroker({ connection: direct, signer, nodeId: 'remote' });
   remote.subscribe((m) => received.push(m));
   await Promise.all([local.whenSubscribed(), remote.whenSubscribed()]);
-  publisher = new RealtimePublisher(local, new InMemoryRevocationStore(), { revocationTtlMs: 60_000 } as RealtimeConfig);
+  const shards = new ShardChannels(viaRelay.prefix);
+  const history = new RedisRecoveryHistory({
+    client: viaRelay.command,
+    keyPrefix: viaRelay.prefix,
+    bounds: { size: 100, ttlMs: 60_000 },
+    slotTag: (stream) => shards.slotTagOf('tracking', stream.slice('tracking:'.length)),
+  });
+  // Publishing reads neither the topics nor the registry: only subscribing does.
+  const streams = new RecoverableStreams(history, local, {} as never, {} as never);
+  publisher = new RealtimePublisher(local, new InMemoryRevocationStore(), { revocationTtlMs: 60_000 } as RealtimeConfig, streams);
+  // Loads the append script (a first EVALSHA answers NOSCRIPT and is sent again as EVAL).
+  await publisher.publishBatch(batch(1000, 2));
+  await eventually(() => expect(received).toHaveLength(2));
+  received.length = 0;
 });
 
 afterAll(async () => {
@@ -91,7 +115,7 @@ test('every PUBLISH of a 50-item batch reaches Redis before its first reply is r
   relay.release();
   await done;
   await eventually(() => expect(received).toHaveLength(50));
-  expect(received.map((m) => (m.type === 'topic' ? m.data['n'] : -1))).toEqual(Array.from({ length: 50 }, (_, n) => n));
+  expect(received.map(numberOf)).toEqual(Array.from({ length: 50 }, (_, n) => n));
 });
 
 test('control: publishes awaited one by one send a single PUBLISH per round trip', async () => {

@@ -3,7 +3,12 @@
  * spec file, keys deleted afterwards. Imports nothing from @nestjs/*.
  */
 import { randomUUID } from 'node:crypto';
+import type { Broker } from '../../src/publishing/broker.js';
+import type { NamespaceName } from '../../src/protocol/namespaces.js';
+import { type RecoveryHistory, recoveryStream, type StreamPosition } from '../../src/recovery/recovery-history.js';
 import { RedisConnection } from '../../src/redis/redis-connection.js';
+import { RedisRecoveryHistory } from '../../src/redis/redis-recovery-history.js';
+import { ShardChannels } from '../../src/redis/shard-channels.js';
 import { TEST_REDIS_CLUSTER_NODES, TEST_REDIS_URL } from '../support/test-redis-env.js';
 
 /** The run's own standalone Redis (started by jest's globalSetup). */
@@ -73,4 +78,27 @@ export async function eventually(check: () => void | Promise<void>, timeoutMs = 
       await sleep(stepMs);
     }
   }
+}
+
+/**
+ * The recovery history a node builds on `connection` (as src/redis/scale-out.providers.ts
+ * does): a stream's keys in the slot of its shard channel, relays published the connection's way.
+ */
+export function recoveryHistoryOn(connection: RedisConnection): RedisRecoveryHistory {
+  const shards = new ShardChannels(connection.prefix);
+  return new RedisRecoveryHistory({
+    client: connection.command,
+    keyPrefix: connection.prefix,
+    bounds: { size: 100, ttlMs: 60_000 },
+    slotTag: (stream) => shards.slotTagOf(stream.slice(0, stream.indexOf(':')) as NamespaceName, stream.slice(stream.indexOf(':') + 1)),
+    publishCommand: connection.publishCommand,
+    signingKey: SIGNING_KEY,
+  });
+}
+
+/** A stream push of `tracking:<topic>` through `broker`, appended to `history` (what RecoverableStreams.publish does). */
+export function publishTrackingPush(broker: Broker, history: RecoveryHistory, topic: string, n: number): Promise<StreamPosition> {
+  const data = { n, trackingId: topic };
+  const message = { type: 'topic', namespace: 'tracking', topics: [topic], event: 'tracking.update', data } as const;
+  return broker.publishToStream(message, (relay) => history.append(recoveryStream('tracking', topic), JSON.stringify(data), relay));
 }

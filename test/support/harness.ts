@@ -53,6 +53,8 @@ export interface Stats {
   auditSources: number;
   lifecycle: { heartbeatTerminations: number; timers: number; revalidation: RevalidationStats };
   activity: { buffered: number; flushed: number; dropped: number };
+  /** Subscriptions of recoverable streams the node tracks (0 once every subscriber left). */
+  streamSubscriptions: number;
   chat: { commodities: number; messages: number; bytes: number };
   /** Collaboration rooms known to the room presence store (0 once every room is empty, finding 20). */
   rooms: number;

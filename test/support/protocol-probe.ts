@@ -21,7 +21,10 @@ import { getMetadataStorage } from 'class-validator';
 import { BroadcastActivitySink } from '../../src/activity/broadcast-activity.sink.js';
 import { MAX_MESSAGE_SIZE_KEY } from '../../src/decorators/max-message-size.decorator.js';
 import { DisconnectDto, PublishDto, RevokeDto } from '../../src/http/dto/publish.dto.js';
-import type { BrokerMessage } from '../../src/publishing/broker.js';
+import { isObservable, type Observable } from 'rxjs';
+import type { BrokerMessage, StreamAppend, TopicMessage } from '../../src/publishing/broker.js';
+import { RecoverableStreams } from '../../src/recovery/recoverable-streams.service.js';
+import { InMemoryRecoveryHistory } from '../../src/recovery/recovery-history.js';
 import { RealtimePublisher } from '../../src/publishing/realtime-publisher.js';
 import { SessionEvent } from '../../src/protocol/events.js';
 import { NAMESPACES, type NamespaceName } from '../../src/protocol/namespaces.js';
@@ -133,6 +136,12 @@ export async function probeProtocol(): Promise<ProtocolTables> {
     publish: async (message: BrokerMessage) => {
       if (message.type !== 'close') recorded.push({ path: pathOf(message.namespace), event: message.event, data: { ...message.data } });
     },
+    publishToStream: async (message: TopicMessage, append: StreamAppend) => {
+      const position = await append(undefined);
+      recorded.push({ path: pathOf(message.namespace), event: message.event, data: { ...message.data } });
+      return position;
+    },
+    whenSubscribed: async () => undefined,
     subscribe: () => 'subscribed', isSubscribed: () => true, topicsOf: () => ['1'], removeConnection: () => ['1'],
     onLeave: (ns: string, hook: (connection: unknown, topic: string, reason: string) => void) => leaveHooks.set(ns, hook),
     unsubscribe: (connection: { namespace: { name: string } }, topic: string, reason = 'left') => {
@@ -158,14 +167,22 @@ export async function probeProtocol(): Promise<ProtocolTables> {
     },
   });
   // A body with a value for every field a handler reads (validation is not part of the probe).
-  const body = { token: 't', trackingId: 'T-1', projectId: 'P-1', roomId: 'R-1', commodityId: 1, text: 'probe', data: {}, type: 'probe' };
+  // `since` makes the recoverable subscribes answer with every field of docs/protocol.md §10.
+  const body = { token: 't', trackingId: 'T-1', projectId: 'P-1', roomId: 'R-1', commodityId: 1, text: 'probe', data: {}, type: 'probe', since: { offset: 0, epoch: 'probe' } };
   const settle = () => new Promise((resolve) => setImmediate(resolve));
 
   const tables = new Map<string, { client: Map<string, GatewayHandler>; server: Map<string, Record<string, unknown>[]> }>();
   const sessionAuth = new SessionAuthService(...([world, world, world, world, []] as unknown as ConstructorParameters<typeof SessionAuthService>));
   const topics = new TopicSubscriptions(...([world, world] as unknown as ConstructorParameters<typeof TopicSubscriptions>));
-  const publisher = new RealtimePublisher(...([world, world, world] as unknown as ConstructorParameters<typeof RealtimePublisher>));
-  const shared = new Map<unknown, unknown>([[SessionAuthService, sessionAuth], [TopicSubscriptions, topics], [RealtimePublisher, publisher]]);
+  const history = new InMemoryRecoveryHistory({ size: 100, ttlMs: 60_000, maxStreams: 100, maxBytes: 1024 * 1024 });
+  const streams = new RecoverableStreams(...([history, world, topics, world] as unknown as ConstructorParameters<typeof RecoverableStreams>));
+  const publisher = new RealtimePublisher(...([world, world, world, streams] as unknown as ConstructorParameters<typeof RealtimePublisher>));
+  const shared = new Map<unknown, unknown>([
+    [SessionAuthService, sessionAuth],
+    [TopicSubscriptions, topics],
+    [RealtimePublisher, publisher],
+    [RecoverableStreams, streams],
+  ]);
   const timers: { onApplicationShutdown?: () => void }[] = [];
   // A gateway's dependencies: the shared services above, namespace services built from their
   // own constructor types, fakes for everything else.
@@ -188,8 +205,10 @@ export async function probeProtocol(): Promise<ProtocolTables> {
     for (const handler of handlers) {
       // `auth` twice: on a pending connection (auth.ok) and on an authenticated one (auth.refreshed).
       for (const authenticated of handler.event === SessionEvent.AUTH ? [false, true] : [true]) {
-        const reply = (await instance[handler.method]!(socketOn(ns, authenticated), body)) as { event: string; data: Record<string, unknown> } | undefined;
-        if (reply) recorded.push({ path, event: reply.event, data: reply.data });
+        type Reply = { event: string; data: Record<string, unknown> } | undefined;
+        const result = (await instance[handler.method]!(socketOn(ns, authenticated), body)) as Reply | Observable<Reply>;
+        // Recoverable subscribes answer with an Observable (the answer, then the held-back pushes).
+        for (const reply of isObservable(result) ? await lastValuesOf(result) : [result]) if (reply) recorded.push({ path, event: reply.event, data: reply.data });
       }
     }
   }
@@ -239,4 +258,12 @@ export async function probeProtocol(): Promise<ProtocolTables> {
     };
   }
   return { paths, http: { publish: describeDto(PublishDto), disconnect: describeDto(DisconnectDto), revoke: describeDto(RevokeDto) } };
+}
+
+/** Every value an Observable emits, once it completes. */
+function lastValuesOf<T>(observable: Observable<T>): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const values: T[] = [];
+    observable.subscribe({ next: (value) => values.push(value), error: reject, complete: () => resolve(values) });
+  });
 }

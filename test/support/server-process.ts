@@ -21,6 +21,7 @@ import {
   REALTIME_AUTHORIZATION,
   type RealtimeOptions,
   RealtimePublisher,
+  RecoverableStreams,
   REVOCATION_STORE,
   type RevocationStore,
   SubscriptionRegistry,
@@ -73,6 +74,11 @@ export type HarnessRequest =
   | { readonly seq: number; readonly cmd: 'revoke'; readonly jti?: string; readonly userId?: string }
   /** Calls any RealtimePublisher method, e.g. `{cmd:'publish', method:'notify', args:[['u1'], {n:1}]}`. */
   | { readonly seq: number; readonly cmd: 'publish'; readonly method: PublisherMethod; readonly args: unknown[] }
+  /**
+   * `RealtimePublisher.publish(namespace, request)` `count` times in a row, `data.seq` = 0, 1, …,
+   * waiting `intervalMs` between two (0: only the publish itself): a tight publish loop inside the node.
+   */
+  | { readonly seq: number; readonly cmd: 'publishLoop'; readonly namespace: string; readonly request: PublishRequest; readonly count: number; readonly intervalMs: number }
   | { readonly seq: number; readonly cmd: 'flushActivity' }
   /** The broker's counters alone (no Redis round trip, unlike `stats`, so it answers during an outage). */
   | { readonly seq: number; readonly cmd: 'brokerStats' }
@@ -93,7 +99,8 @@ export interface PrototypeProbe {
   readonly added: Record<string, string[]>;
 }
 
-type PublisherMethod = 'trackingUpdate' | 'projectUpdate' | 'notify' | 'mololink' | 'announce' | 'disconnectUser' | 'revoke';
+type PublishRequest = Parameters<RealtimePublisher['publish']>[1];
+type PublisherMethod = 'publish' | 'trackingUpdate' | 'projectUpdate' | 'notify' | 'mololink' | 'announce' | 'disconnectUser' | 'revoke';
 
 /** Built-in prototypes whose own keys are recorded at startup and compared by `prototypeProbe`. */
 const PROTOTYPES: Readonly<Record<string, object>> = {
@@ -240,6 +247,7 @@ async function main(): Promise<void> {
     auditSources: app.get(SecurityAuditLog).stats().trackedSources,
     lifecycle: app.get(ConnectionLifecycle).stats(),
     activity: app.get(ActivityBuffer).stats(),
+    streamSubscriptions: app.get(RecoverableStreams).size(),
     // The Redis broker's counters (published, publishFailures, received, ownEchoes, rejected by reason); absent in memory.
     broker: brokerStats(),
     heapUsed: process.memoryUsage().heapUsed,
@@ -263,6 +271,12 @@ async function main(): Promise<void> {
           return { ...stats(), chat: await chat.sizes(), rooms: await presence.rooms(), commodity: await app.get(CommodityChat).stats() };
         case 'publish':
           return (publisher[raw.method] as (...args: unknown[]) => Promise<void>)(...raw.args);
+        case 'publishLoop':
+          for (let i = 0; i < raw.count; i += 1) {
+            await publisher.publish(raw.namespace, { ...raw.request, data: { ...raw.request.data, seq: i } });
+            if (raw.intervalMs > 0) await new Promise((resolve) => setTimeout(resolve, raw.intervalMs));
+          }
+          return null;
         case 'revokeInStoreOnly':
           return app.get<symbol, RevocationStore>(REVOCATION_STORE).revokeToken(raw.jti, Date.now() + 60_000);
         case 'flushActivity':

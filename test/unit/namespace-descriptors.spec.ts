@@ -5,7 +5,7 @@ import { IS_PUBLIC_KEY } from '../../src/decorators/public.decorator.js';
 import { ActivityGateway } from '../../src/gateways/activity.gateway.js';
 import { CollaborationGateway } from '../../src/gateways/collaboration.gateway.js';
 import { CommodityGateway } from '../../src/gateways/commodity.gateway.js';
-import { TrackingIdDto } from '../../src/gateways/dto/tracking.dto.js';
+import { TrackingIdDto, TrackingSubscribeDto } from '../../src/gateways/dto/tracking.dto.js';
 import { MainGateway } from '../../src/gateways/main.gateway.js';
 import { MololinkGateway } from '../../src/gateways/mololink.gateway.js';
 import { NotificationsGateway } from '../../src/gateways/notifications.gateway.js';
@@ -85,7 +85,8 @@ const typed = <T extends true>(): T => true as T;
 
 describe('type maps for clients', () => {
   it('derive event name → payload, reply event and push payload types from a descriptor', () => {
-    typed<Equals<ClientEventPayloads<typeof TRACKING>['tracking.subscribe'], TrackingIdDto>>();
+    typed<Equals<ClientEventPayloads<typeof TRACKING>['tracking.subscribe'], TrackingSubscribeDto>>();
+    typed<Equals<ClientEventPayloads<typeof TRACKING>['tracking.unsubscribe'], TrackingIdDto>>();
     typed<Equals<keyof ClientEventPayloads<typeof TRACKING>, 'tracking.subscribe' | 'tracking.unsubscribe'>>();
     typed<Equals<ReplyEvents<typeof COMMODITY>, { 'commodity.join': 'commodity.joined'; 'commodity.leave': 'commodity.left'; 'commodity.message': 'commodity.sent' }>>();
     typed<Equals<ReplyPayloads<typeof COMMODITY>['commodity.sent'], { readonly id: string }>>();

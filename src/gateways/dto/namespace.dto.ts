@@ -1,5 +1,6 @@
 import { IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 import { IDENTIFIER_PATTERN } from '../../protocol/events.js';
+import { type SinceDto, SinceField } from './since.dto.js';
 import { MaxJsonBytes, NoControlChars } from './text.validators.js';
 
 /** Largest `activity.report` metadata, serialised as JSON. */
@@ -12,12 +13,22 @@ export class NotificationsSubscribeDto {
   @IsString()
   @Length(1, 256)
   userId?: string;
+
+  /** docs/protocol.md §10 */
+  @SinceField()
+  since?: SinceDto;
 }
 
 export class ProjectIdDto {
   @IsString()
   @Matches(IDENTIFIER_PATTERN, { message: identifierMessage('projectId') })
   projectId!: string;
+}
+
+/** `project.subscribe`: the id and, to recover what was missed, `since` (docs/protocol.md §10). */
+export class ProjectSubscribeDto extends ProjectIdDto {
+  @SinceField()
+  since?: SinceDto;
 }
 
 export class RoomIdDto {
