@@ -18,7 +18,7 @@ import { ShardChannels } from '../../src/redis/shard-channels.js';
 import { EnvelopeSigner } from '../../src/redis/signed-envelope.js';
 import { connect, eventually, REDIS_URL, SIGNING_KEY, sleep, type TestConnection, uniquePrefix } from './redis-helpers.js';
 
-/** Relays one client to Redis; counts PUBLISH and EVALSHA commands sent, and holds replies while `held`. */
+/** Relays one client to Redis; counts PUBLISH and EVALSHA commands sent (a command's name opens a RESP array), and holds replies while `held`. */
 class HoldingRelay {
   readonly server: Server;
   publishesSent = 0;
@@ -32,7 +32,7 @@ class HoldingRelay {
       const upstream = createConnection({ host: hostname, port: Number(port) });
       this.sockets.add(client).add(upstream);
       client.on('data', (chunk) => {
-        this.publishesSent += chunk.toString('latin1').toLowerCase().match(/\$7\r\n(?:publish|evalsha)\r\n/g)?.length ?? 0;
+        this.publishesSent += chunk.toString('latin1').toLowerCase().match(/\*\d+\r\n\$7\r\n(?:publish|evalsha)\r\n/g)?.length ?? 0;
         upstream.write(chunk);
       });
       upstream.on('data', (chunk) => (this.held ? this.pending.push([client, chunk]) : client.write(chunk)));
@@ -104,7 +104,7 @@ afterAll(async () => {
   await Promise.all([viaRelay.close(), direct.close()]);
 });
 
-test('every PUBLISH of a 50-item batch reaches Redis before its first reply is read; the other node gets them in array order', async () => {
+test('every command (EVALSHA or PUBLISH) of a 50-item batch reaches Redis before its first reply is read; the other node gets them in array order', async () => {
   relay.held = true;
   const sentBefore = relay.publishesSent;
   let settled = false;
