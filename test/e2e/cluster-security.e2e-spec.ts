@@ -93,12 +93,18 @@ async function expectDropped(name: string, wire: string, reason: keyof typeof NO
   }
 }
 
-test('envelopes on Redis are signed: `<base64url HMAC-SHA256>.<json {v, node, epoch, seq, ch, ts, msg}>` with the cluster key', async () => {
+test('envelopes on Redis are signed: `<base64url HMAC-SHA256>.<json {v, node, epoch, seq, ch, ts, msg}>` with the cluster key (a stream push relayed as `<offset>:<epoch>:<envelope>`)', async () => {
   const sub = new Redis(REDIS_URL);
   const seen: string[] = [];
+  const relayed: string[] = [];
   try {
     await sub.subscribe(channel(PREFIX, SEC_1), channel(PREFIX, 'control'));
-    sub.on('message', (_channel: string, wire: string) => seen.push(wire));
+    sub.on('message', (_channel: string, text: string) => {
+      // docs/recovery.md: a recoverable stream's push carries the offset and epoch the history script gave it.
+      const relay = /^(\d+):([A-Za-z0-9_-]{16}):/.exec(text);
+      if (relay) relayed.push(relay[0]);
+      seen.push(relay ? text.slice(relay[0].length) : text);
+    });
     await publish(a, 'trackingUpdate', 'SEC-1', { wire: 1 });
     await publish(a, 'disconnectUser', 'sec-nobody');
     await eventually(() => seen.length >= 2, 3000);
@@ -122,6 +128,7 @@ test('envelopes on Redis are signed: `<base64url HMAC-SHA256>.<json {v, node, ep
     { type: 'topic', namespace: 'tracking', topics: ['SEC-1'], event: 'tracking.update', data: { wire: 1, trackingId: 'SEC-1' } },
     { type: 'close', userId: 'sec-nobody' },
   ]);
+  expect(relayed).toEqual([expect.stringMatching(/^1:/)]);
   await countAfterQuiet([trackB], 'tracking.update');
 });
 
