@@ -9,7 +9,7 @@ import { RedisBroker } from '../../src/redis/redis-broker.js';
 import { ShardChannels } from '../../src/redis/shard-channels.js';
 import { EnvelopeSigner } from '../../src/redis/signed-envelope.js';
 import { TEST_REDIS_CLUSTER_NODES } from '../support/test-redis-env.js';
-import { CLUSTER, connect, eventually, publishTrackingPush, recoveryHistoryOn, SIGNING_KEY, sleep, type TestConnection, uniquePrefix } from './redis-helpers.js';
+import { CLUSTER, eventually, publishTrackingPush, recoveryHistoryOn, SIGNING_KEY, sleep, type TestConnection, twoBrokers, uniquePrefix } from './redis-helpers.js';
 
 const prefix = uniquePrefix();
 const shards = new ShardChannels(prefix);
@@ -27,13 +27,7 @@ const topicOf = (m: BrokerMessage): unknown => (m.type === 'topic' ? m.topics[0]
 const room = (topic: string, n: number): BrokerMessage => ({ type: 'topic', namespace: 'collaboration', topics: [topic], event: 'room.message', data: { n } });
 
 beforeAll(async () => {
-  [connA, connB] = await Promise.all([connect(prefix, CLUSTER), connect(prefix, CLUSTER)]);
-  const signer = new EnvelopeSigner(SIGNING_KEY);
-  a = new RedisBroker({ connection: connA, signer, nodeId: 'node-a' });
-  b = new RedisBroker({ connection: connB, signer, nodeId: 'node-b' });
-  a.subscribe((m) => gotA.push(m));
-  b.subscribe((m) => gotB.push(m));
-  await Promise.all([a.whenSubscribed(), b.whenSubscribed()]);
+  ({ connA, connB, a, b } = await twoBrokers(prefix, CLUSTER, { a: gotA, b: gotB }));
   masters = TEST_REDIS_CLUSTER_NODES.map((seed) => new Redis({ host: seed.host, port: seed.port }));
 });
 

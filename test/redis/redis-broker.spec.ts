@@ -4,7 +4,7 @@ import type { BrokerMessage } from '../../src/publishing/broker.js';
 import { RedisBroker } from '../../src/redis/redis-broker.js';
 import { ShardChannels, shardOf } from '../../src/redis/shard-channels.js';
 import { EnvelopeSigner } from '../../src/redis/signed-envelope.js';
-import { connect, deleteKeys, eventually, publishTrackingPush, recoveryHistoryOn, SIGNING_KEY, sleep, TestConnection, uniquePrefix } from './redis-helpers.js';
+import { connect, deleteKeys, eventually, publishTrackingPush, recoveryHistoryOn, SIGNING_KEY, sleep, TestConnection, twoBrokers, uniquePrefix, REDIS_URL } from './redis-helpers.js';
 
 const prefix = uniquePrefix();
 let connA: TestConnection;
@@ -24,13 +24,7 @@ const room = (n: number): BrokerMessage => ({
 });
 
 beforeAll(async () => {
-  [connA, connB] = await Promise.all([connect(prefix), connect(prefix)]);
-  const signer = new EnvelopeSigner(SIGNING_KEY);
-  a = new RedisBroker({ connection: connA, signer, nodeId: 'node-a' });
-  b = new RedisBroker({ connection: connB, signer, nodeId: 'node-b' });
-  a.subscribe((m) => gotA.push(m));
-  b.subscribe((m) => gotB.push(m));
-  await Promise.all([a.whenSubscribed(), b.whenSubscribed()]);
+  ({ connA, connB, a, b } = await twoBrokers(prefix, REDIS_URL, { a: gotA, b: gotB }));
 });
 
 afterAll(async () => {

@@ -3,7 +3,9 @@
  * spec file, keys deleted afterwards. Imports nothing from @nestjs/*.
  */
 import { randomUUID } from 'node:crypto';
-import type { Broker } from '../../src/publishing/broker.js';
+import type { Broker, BrokerMessage } from '../../src/publishing/broker.js';
+import { RedisBroker } from '../../src/redis/redis-broker.js';
+import { EnvelopeSigner } from '../../src/redis/signed-envelope.js';
 import type { NamespaceName } from '../../src/protocol/namespaces.js';
 import { type RecoveryHistory, recoveryStream, type StreamPosition } from '../../src/recovery/recovery-history.js';
 import { RedisConnection } from '../../src/redis/redis-connection.js';
@@ -101,4 +103,16 @@ export function publishTrackingPush(broker: Broker, history: RecoveryHistory, to
   const data = { n, trackingId: topic };
   const message = { type: 'topic', namespace: 'tracking', topics: [topic], event: 'tracking.update', data } as const;
   return broker.publishToStream(message, (relay) => history.append(recoveryStream('tracking', topic), JSON.stringify(data), relay));
+}
+
+/** Two "nodes" on one Redis (or the cluster): a broker on each, recording what it delivers into `got`. */
+export async function twoBrokers(prefix: string, url: string | typeof CLUSTER, got: { a: BrokerMessage[]; b: BrokerMessage[] }) {
+  const [connA, connB] = await Promise.all([connect(prefix, url), connect(prefix, url)]);
+  const signer = new EnvelopeSigner(SIGNING_KEY);
+  const a = new RedisBroker({ connection: connA, signer, nodeId: 'node-a' });
+  const b = new RedisBroker({ connection: connB, signer, nodeId: 'node-b' });
+  a.subscribe((m) => got.a.push(m));
+  b.subscribe((m) => got.b.push(m));
+  await Promise.all([a.whenSubscribed(), b.whenSubscribed()]);
+  return { connA, connB, a, b };
 }

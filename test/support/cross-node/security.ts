@@ -99,9 +99,15 @@ export function crossNodeSecurity(redis: TestRedis): void {
     }
   }
 
-  test('envelopes on Redis are signed: `<base64url HMAC-SHA256>.<json {v, node, epoch, seq, ch, ts, msg}>` with the cluster key', async () => {
+  test('envelopes on Redis are signed: `<base64url HMAC-SHA256>.<json {v, node, epoch, seq, ch, ts, msg}>` with the cluster key (a stream push relayed as `<offset>:<epoch>:<envelope>`)', async () => {
     const seen: string[] = [];
-    const stop = await listenRaw(redis, [channel(PREFIX, SEC_1), channel(PREFIX, 'control')], (_channel, wire) => seen.push(wire));
+    const relayed: string[] = [];
+    const stop = await listenRaw(redis, [channel(PREFIX, SEC_1), channel(PREFIX, 'control')], (_channel, text) => {
+      // docs/recovery.md: a recoverable stream's push carries the offset and epoch the history script gave it.
+      const relay = /^(\d+):([A-Za-z0-9_-]{16}):/.exec(text);
+      if (relay) relayed.push(relay[0]);
+      seen.push(relay ? text.slice(relay[0].length) : text);
+    });
     try {
       await publish(a, 'trackingUpdate', 'SEC-1', { wire: 1 });
       await publish(a, 'disconnectUser', 'sec-nobody');
@@ -128,6 +134,7 @@ export function crossNodeSecurity(redis: TestRedis): void {
       { type: 'topic', namespace: 'tracking', topics: ['SEC-1'], event: 'tracking.update', data: { wire: 1, trackingId: 'SEC-1' } },
       { type: 'close', userId: 'sec-nobody' },
     ]);
+    expect(relayed).toEqual([expect.stringMatching(/^1:/)]);
     await countAfterQuiet([trackB], 'tracking.update');
   });
 
