@@ -179,7 +179,7 @@ describe('finding 15: the envelope and ids', () => {
     async (_name, id) => {
       const client = await authed();
       client.send({ event: 'tracking.subscribe', data: { trackingId: 'ID-1' }, id });
-      expect(await client.next('tracking.subscribed')).toEqual({ event: 'tracking.subscribed', data: { trackingId: 'ID-1' }, id });
+      expect(await client.next('tracking.subscribed')).toEqual({ event: 'tracking.subscribed', data: { trackingId: 'ID-1', offset: 0, epoch: expect.any(String) }, id });
       client.send({ event: 'tracking.subscribe', data: { trackingId: '!!' }, id });
       expectError(await client.next('error'), 'VALIDATION_FAILED', { id, request: 'tracking.subscribe' });
       client.send({ event: 'ping', data: {}, id });
@@ -192,7 +192,7 @@ describe('finding 15: the envelope and ids', () => {
     const client = await authed();
     client.send({ event: 'tracking.subscribe', data: { trackingId: 'NOID-1' } });
     const reply = await client.next('tracking.subscribed');
-    expect(reply).toEqual({ event: 'tracking.subscribed', data: { trackingId: 'NOID-1' } });
+    expect(reply).toEqual({ event: 'tracking.subscribed', data: { trackingId: 'NOID-1', offset: 0, epoch: expect.any(String) } });
   });
 });
 

@@ -122,7 +122,7 @@ describe.each(ROUTES)('%s', (_route, PUBLISH) => {
       // Never cached, so not hashed for an ETag on every publish.
       expect(res.headers.etag).toBeUndefined();
       const update = await subscriber.next('tracking.update');
-      expect(update).toEqual({ event: 'tracking.update', data: { status: 'in_transit', eta: 5, trackingId: 'HTTP-1' } });
+      expect(update).toEqual({ event: 'tracking.update', data: { status: 'in_transit', eta: 5, trackingId: 'HTTP-1' }, offset: expect.any(Number), epoch: expect.any(String) });
       await expectAlive(bystander);
       expect(bystander.all('tracking.update')).toHaveLength(0);
     });

@@ -247,7 +247,7 @@ describe('pending state on an auth-required path', () => {
     await expectAlive(client);
     const exp = nowSec() + 600;
     expect((await client.call('auth', { token: token({ sub: 'pend', exp }) })).data).toEqual({ userId: 'pend', expiresAt: iso(exp) });
-    expect((await client.call('notifications.subscribe', {})).data).toEqual({ userId: 'pend' });
+    expect((await client.call('notifications.subscribe', {})).data).toEqual({ userId: 'pend', offset: 0, epoch: expect.any(String) });
     await staysOpen(client, AUTH_TIMEOUT_MS + 200);
   });
 

@@ -50,7 +50,7 @@ async function pings(port: number): Promise<boolean> {
 }
 
 export function crossNodeOutage(redis: TestRedis): void {
-  jest.setTimeout(40_000);
+  jest.setTimeout(60_000);
 
   const PREFIX = uniquePrefix(`outage-${redis}`);
   const UNAVAILABLE = JSON.parse(BODY[503]) as Record<string, unknown>;
@@ -161,7 +161,7 @@ export function crossNodeOutage(redis: TestRedis): void {
         await api(a, 'publish', { namespace: 'tracking', topic: 'OUT-1', data: { phase: probe } });
         await sleep(200);
         return watcherB.all('tracking.update').some((f) => f.data?.phase === probe);
-      }, 10_000, 0);
+      }, 25_000, 0);
     }
     // Resubscribed by the time readiness is 200 (standalone; the cluster: see above): a publish on A reaches B (and A) once; and the other way round.
     expect((await api(a, 'publish', { namespace: 'tracking', topic: 'OUT-1', data: { phase: 'after' } })).status).toBe(202);
