@@ -7,9 +7,9 @@
  * connections opened before.
  */
 import { jest } from '@jest/globals';
-import { Client, eventually, type ServerHandle, sleep, token } from '../support/harness.js';
+import { Client, eventually, type ServerHandle, token } from '../support/harness.js';
 import { bearer, expectAlive } from '../support/e2e-helpers.js';
-import { nodeOptions, publish, QUIET_MS, readiness, startCluster, uniquePrefix } from '../support/cluster-helpers.js';
+import { nodeOptions, readiness, startCluster, trackingDeliveredOnce, trackingDeliveredOnceAgain, uniquePrefix } from '../support/cluster-helpers.js';
 import { type PrivateCluster, startPrivateCluster } from '../support/global-setup.js';
 
 jest.setTimeout(60_000);
@@ -36,18 +36,9 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-/** Publishes one update per topic on A and expects each on B exactly once. */
-async function deliveredEverywhere(round: string): Promise<void> {
-  for (const trackingId of TOPICS) await publish(a, 'trackingUpdate', trackingId, { status: round });
-  const count = (trackingId: string) => watcher.all('tracking.update').filter((f) => f.data?.trackingId === trackingId && f.data?.status === round).length;
-  await eventually(() => TOPICS.every((trackingId) => count(trackingId) >= 1), 3000);
-  await sleep(QUIET_MS);
-  expect(TOPICS.map(count)).toEqual(TOPICS.map(() => 1));
-}
-
 test('a master lost: readiness 503 while its slots are unreachable, connections stay; back: 200 and delivery on every shard', async () => {
   expect((await readiness(a)).status).toBe(200);
-  await deliveredEverywhere('before');
+  await trackingDeliveredOnce(a, watcher, TOPICS, 'before');
 
   await cluster.kill(1);
   await eventually(async () => (await readiness(a)).status === 503 && (await readiness(b)).status === 503, 15_000, 100);
@@ -56,13 +47,6 @@ test('a master lost: readiness 503 while its slots are unreachable, connections 
   await cluster.restart(1);
   await eventually(async () => (await readiness(a)).status === 200 && (await readiness(b)).status === 200, 20_000, 100);
   // Shards on the restarted master were resubscribed: every topic is delivered again, once.
-  await eventually(async () => {
-    try {
-      await deliveredEverywhere(`after-${Date.now()}`);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 15_000, 200);
+  await trackingDeliveredOnceAgain(a, watcher, TOPICS);
   await expectAlive(watcher);
 });

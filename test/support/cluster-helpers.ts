@@ -146,6 +146,27 @@ export async function countAfterQuiet(clients: readonly Client[], event: string,
   return clients.map(count);
 }
 
+/** Publishes one tracking update per topic on `publisher` (status `round`) and expects each on `watcher` exactly once. */
+export async function trackingDeliveredOnce(publisher: ServerHandle, watcher: Client, topics: readonly string[], round: string): Promise<void> {
+  for (const trackingId of topics) await publish(publisher, 'trackingUpdate', trackingId, { status: round });
+  const count = (trackingId: string) => watcher.all('tracking.update').filter((f) => f.data?.trackingId === trackingId && f.data?.status === round).length;
+  await eventually(() => topics.every((trackingId) => count(trackingId) >= 1), 3000);
+  await sleep(QUIET_MS);
+  expect(topics.map(count)).toEqual(topics.map(() => 1));
+}
+
+/** Rounds of `trackingDeliveredOnce` until one passes (Redis came back: shards resubscribe one by one); fails after `timeoutMs`. */
+export async function trackingDeliveredOnceAgain(publisher: ServerHandle, watcher: Client, topics: readonly string[], timeoutMs = 15_000): Promise<void> {
+  await eventually(async () => {
+    try {
+      await trackingDeliveredOnce(publisher, watcher, topics, `after-${Date.now()}`);
+      return true;
+    } catch {
+      return false;
+    }
+  }, timeoutMs, 200);
+}
+
 /** Frames received (any event but `connected`) — for "nothing arrived" checks. */
 export const pushes = (client: Client, event?: string): Frame[] =>
   client.frames.filter((f) => f.event !== 'connected' && (event === undefined || f.event === event));

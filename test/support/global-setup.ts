@@ -134,7 +134,9 @@ async function startOnPort(dir: string, port: number, clusterEnabled: boolean, s
  * A private Redis Cluster of `masters` nodes for a test that stops and restarts one of them
  * (the run's shared cluster must stay up for the other suites). `extraArgs` go to every
  * redis-server (e.g. a short `--cluster-node-timeout`). `restart(i)` starts node i again on
- * its port, with its cluster identity, and waits until the cluster is whole again.
+ * its port, with its cluster identity, and waits until the cluster is whole again. With
+ * `replicasPerMaster`, servers 0…masters-1 start as the masters and the rest as their
+ * replicas, so a killed master fails over (`waitForFailover`).
  */
 export interface PrivateCluster {
   readonly servers: RedisServer[];
@@ -142,6 +144,8 @@ export interface PrivateCluster {
   readonly seeds: string;
   kill(index: number): Promise<void>;
   restart(index: number): Promise<void>;
+  /** After `kill(index)`: resolves once every other node reports the cluster whole again (a replica took over its slots). */
+  waitForFailover(index: number): Promise<void>;
   /** Every master killed at once (the whole cluster down). */
   killAll(): Promise<void>;
   /** Every master started again on its port with its identity; resolves once the cluster is whole. */
@@ -190,7 +194,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   }
 }
 
-export async function startPrivateCluster(masters: number, extraArgs: readonly string[] = []): Promise<PrivateCluster> {
+export async function startPrivateCluster(masters: number, extraArgs: readonly string[] = [], replicasPerMaster = 0): Promise<PrivateCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'realtime-test-cluster-'));
   const started: RedisServer[] = [];
   const onExit = (): void => killAll(started);
@@ -201,8 +205,9 @@ export async function startPrivateCluster(masters: number, extraArgs: readonly s
     process.off('exit', onExit);
   };
   try {
-    const servers = await Promise.all(Array.from({ length: masters }, () => startServer(dir, true, started, extraArgs)));
-    await createCluster(servers);
+    const servers = await Promise.all(Array.from({ length: masters * (1 + replicasPerMaster) }, () => startServer(dir, true, started, extraArgs)));
+    await createCluster(servers, replicasPerMaster);
+    if (replicasPerMaster > 0) await waitForReplicasInSync(servers);
     return {
       servers,
       seeds: servers.map((s) => `127.0.0.1:${s.port}`).join(','),
@@ -211,6 +216,7 @@ export async function startPrivateCluster(masters: number, extraArgs: readonly s
         servers[index] = await startOnPort(dir, servers[index]!.port, true, started, extraArgs);
         await waitForClusterOk(servers);
       },
+      waitForFailover: (index) => waitForFailover(servers, index),
       killAll: async () => {
         await Promise.all(servers.map(killServer));
       },
@@ -227,11 +233,14 @@ export async function startPrivateCluster(masters: number, extraArgs: readonly s
   }
 }
 
-/** `redis-cli --cluster create` (slots split over the three), then every node reports cluster_state:ok and knows the others. */
-async function createCluster(servers: readonly RedisServer[]): Promise<void> {
+/**
+ * `redis-cli --cluster create` (slots split over the masters; with `replicasPerMaster`, the
+ * first servers become the masters), then every node reports cluster_state:ok and knows the others.
+ */
+async function createCluster(servers: readonly RedisServer[], replicasPerMaster = 0): Promise<void> {
   const seeds = servers.map((s) => `127.0.0.1:${s.port}`);
   await new Promise<void>((resolve, reject) => {
-    execFile('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes'], { timeout: START_TIMEOUT_MS }, (error, stdout, stderr) => {
+    execFile('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', String(replicasPerMaster), '--cluster-yes'], { timeout: START_TIMEOUT_MS }, (error, stdout, stderr) => {
       if (error) reject(new Error(`test setup: redis-cli --cluster create failed: ${error.message}\n${stdout}\n${stderr}`));
       else resolve();
     });
@@ -247,6 +256,41 @@ async function waitForClusterOk(servers: readonly RedisServer[]): Promise<void> 
         const info = await client.cluster('INFO');
         return info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${servers.length}`) && info.includes('cluster_slots_ok:16384');
       }, 'cluster_state:ok'),
+    ),
+  );
+}
+
+/**
+ * Every node but `servers[index]` flags it failed (not only suspected) and reports the cluster
+ * whole again: only a promoted replica serves its slots then. It stays in their node tables,
+ * so it still counts as known.
+ */
+async function waitForFailover(servers: readonly RedisServer[], index: number): Promise<void> {
+  const dead = `127.0.0.1:${servers[index]!.port}@`;
+  const survivors = servers.filter((_server, i) => i !== index);
+  await Promise.all(
+    survivors.map((server) =>
+      poll(server, async (client) => {
+        const line = String(await client.cluster('NODES')).split('\n').find((entry) => entry.includes(dead));
+        const flags = line?.split(' ')[2]?.split(',') ?? [];
+        const info = await client.cluster('INFO');
+        return flags.includes('fail') && info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${servers.length}`) && info.includes('cluster_slots_ok:16384');
+      }, 'failover'),
+    ),
+  );
+}
+
+/**
+ * Every replica finished its first sync with its master. A replica still syncing when its
+ * master dies never fails over (it counts its data as too old), and the cluster stays down.
+ */
+async function waitForReplicasInSync(servers: readonly RedisServer[]): Promise<void> {
+  await Promise.all(
+    servers.map((server) =>
+      poll(server, async (client) => {
+        const role = (await client.call('ROLE')) as unknown[];
+        return role[0] === 'master' || role[3] === 'connected';
+      }, 'replica in sync'),
     ),
   );
 }
