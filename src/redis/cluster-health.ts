@@ -24,6 +24,8 @@ export class ClusterHealth {
   constructor(
     private readonly cluster: Cluster,
     private readonly intervalMs = DEFAULT_CLUSTER_HEALTH_INTERVAL_MS,
+    /** Told every verdict (the owner re-subscribes its channels when the cluster is whole again). */
+    private readonly onVerdict: (healthy: boolean) => void = () => undefined,
   ) {
     this.timer = setInterval(() => void this.probe(), intervalMs);
     this.timer.unref();
@@ -47,6 +49,7 @@ export class ClusterHealth {
 
   private readonly onNodeLost = (): void => {
     this.healthy = false;
+    this.onVerdict(false);
     if (!this.closed && this.cluster.status === 'ready') this.cluster.refreshSlotsCache();
   };
 
@@ -58,7 +61,10 @@ export class ClusterHealth {
       const verdict = this.cluster.status === 'ready' && (await this.everyOwnerAnswers());
       // A missing or silent owner: re-read the slots (a failover moved them, or a returned master needs a new connection).
       if (!verdict && this.cluster.status === 'ready') this.cluster.refreshSlotsCache();
-      if (!this.closed) this.healthy = verdict;
+      if (!this.closed) {
+        this.healthy = verdict;
+        this.onVerdict(verdict);
+      }
       return verdict;
     } finally {
       this.probing = false;
@@ -85,7 +91,7 @@ export class ClusterHealth {
 }
 
 /** `promise`, or a rejection after `ms` (the timer is cleared either way). */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);

@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { ClusterHealth } from './cluster-health.js';
+import { ClusterHealth, withTimeout } from './cluster-health.js';
 import {
   type ClusterSeed,
   createRedisClient,
@@ -44,24 +44,41 @@ export type ChannelListener = (channel: string, message: string) => void;
  */
 export class RedisConnection {
   readonly command: RedisClient;
-  readonly subscriber: RedisClient;
+  /** Replaced (cluster) when it stays deaf after a lost master came back; see onClusterVerdict. */
+  #subscriber: RedisClient;
+  private readonly target: RedisTarget;
+  private readonly listeners = new Set<ChannelListener>();
   readonly prefix: string;
   /** A Redis Cluster: multi-key scripts need their keys in one slot, pub/sub is sharded. */
   readonly isCluster: boolean;
   /** On a cluster: every master that owns slots answers (readiness); null on a standalone Redis. */
   private readonly clusterHealth: ClusterHealth | null;
+  /** Channels this node asked for (cluster): re-issued when the cluster is whole again. */
+  private readonly channels = new Set<string>();
+  /** False from a lost master until every channel was confirmed again (cluster). */
+  private subscriptionsConfirmed = true;
+  private resubscribing = false;
+  private readonly onError: RedisErrorReporter;
   private closed = false;
 
-  constructor(options: RedisConnectionOptions) {
+  constructor(private readonly options: RedisConnectionOptions) {
     this.prefix = options.keyPrefix ?? '';
     const target = redisTarget(options);
+    this.target = target;
     // Commands fail fast during an outage (the caller answers 503 or counts a failed
     // publish) instead of piling up in a queue that replays stale work later.
     this.command = createRedisClient(target, options);
     // SUBSCRIBE issued before the first connect waits for it, and is re-issued after every reconnect.
-    this.subscriber = createSubscriberClient(target, options);
+    this.#subscriber = createSubscriberClient(target, options);
     this.isCluster = this.command instanceof Cluster;
-    this.clusterHealth = this.command instanceof Cluster ? new ClusterHealth(this.command, options.clusterHealthIntervalMs) : null;
+    this.onError = options.onError ?? (() => undefined);
+    this.clusterHealth =
+      this.command instanceof Cluster ? new ClusterHealth(this.command, options.clusterHealthIntervalMs, (healthy) => this.onClusterVerdict(healthy)) : null;
+  }
+
+  /** The pub/sub client. */
+  get subscriber(): RedisClient {
+    return this.#subscriber;
   }
 
   /** A full key or channel name under this connection's prefix. */
@@ -89,6 +106,7 @@ export class RedisConnection {
       await this.subscriber.subscribe(...channels);
       return;
     }
+    for (const channel of channels) this.channels.add(channel);
     // A sharded SSUBSCRIBE takes channels of one slot only; ours each carry their own hash tag.
     await Promise.all(channels.map((channel) => this.subscriber.ssubscribe(channel)));
   }
@@ -99,15 +117,22 @@ export class RedisConnection {
       await this.subscriber.unsubscribe(...channels);
       return;
     }
+    for (const channel of channels) this.channels.delete(channel);
     await Promise.all(channels.map((channel) => this.subscriber.sunsubscribe(channel)));
   }
 
   onMessage(listener: ChannelListener): void {
-    this.subscriber.on(this.isCluster ? 'smessage' : 'message', listener);
+    this.listeners.add(listener);
+    this.subscriber.on(this.messageEvent, listener);
   }
 
   offMessage(listener: ChannelListener): void {
-    this.subscriber.off(this.isCluster ? 'smessage' : 'message', listener);
+    this.listeners.delete(listener);
+    this.subscriber.off(this.messageEvent, listener);
+  }
+
+  private get messageEvent(): 'smessage' | 'message' {
+    return this.isCluster ? 'smessage' : 'message';
   }
 
   /**
@@ -116,7 +141,62 @@ export class RedisConnection {
    * leases and rooms unreachable).
    */
   isReady(): boolean {
-    return !this.closed && this.command.status === 'ready' && this.subscriber.status === 'ready' && (this.clusterHealth?.isHealthy() ?? true);
+    return (
+      !this.closed &&
+      this.command.status === 'ready' &&
+      this.subscriber.status === 'ready' &&
+      (this.clusterHealth?.isHealthy() ?? true) &&
+      this.subscriptionsConfirmed
+    );
+  }
+
+  /**
+   * After a lost master (or the whole cluster) came back, ioredis' sharded subscribers do not
+   * always re-issue every SSUBSCRIBE: a node could turn ready while deaf to some shard
+   * channels, and its stream subscribers (delivered from the relay) would miss pushes. So a
+   * lost master marks the subscriptions unconfirmed, and once the cluster is whole every
+   * channel is subscribed again (idempotent in Redis); readiness waits for the confirmations
+   * and retries on the next verdict if they fail.
+   */
+  private onClusterVerdict(healthy: boolean): void {
+    if (!healthy) {
+      if (this.channels.size > 0) this.subscriptionsConfirmed = false;
+      return;
+    }
+    if (this.subscriptionsConfirmed || this.resubscribing || this.closed) return;
+    this.resubscribing = true;
+    void this.resubscribe().finally(() => {
+      this.resubscribing = false;
+    });
+  }
+
+  /** Every channel again on the current subscriber; when that fails, on a new subscriber client. */
+  private async resubscribe(): Promise<void> {
+    const channels = [...this.channels];
+    const confirm = (client: RedisClient): Promise<unknown> =>
+      withTimeout(Promise.all(channels.map((channel) => client.ssubscribe(channel))), RESUBSCRIBE_TIMEOUT_MS);
+    try {
+      await confirm(this.subscriber);
+      this.subscriptionsConfirmed = true;
+      return;
+    } catch (error) {
+      this.onError('redis cluster resubscribe', error);
+    }
+    // Messages in flight between the two clients may be lost; the node is not ready meanwhile,
+    // and stream subscribers recover what they missed with `since`.
+    const stale = this.#subscriber;
+    for (const listener of this.listeners) stale.off(this.messageEvent, listener);
+    stale.disconnect(false);
+    if (this.closed) return;
+    const fresh = createSubscriberClient(this.target, this.options);
+    this.#subscriber = fresh;
+    for (const listener of this.listeners) fresh.on(this.messageEvent, listener);
+    try {
+      await confirm(fresh);
+      this.subscriptionsConfirmed = true;
+    } catch (error) {
+      this.onError('redis cluster resubscribe (new client)', error);
+    }
   }
 
   /** Resolves once both clients are connected; rejects after `timeoutMs`. */
@@ -131,6 +211,9 @@ export class RedisConnection {
     await Promise.all([quit(this.command), quit(this.subscriber)]);
   }
 }
+
+/** How long a re-subscription after a lost master may take before the next verdict retries it (ms). */
+const RESUBSCRIBE_TIMEOUT_MS = 5000;
 
 function redisTarget(options: RedisConnectionOptions): RedisTarget {
   if ((options.url === undefined) === (options.clusterNodes === undefined)) {

@@ -160,7 +160,7 @@ export function crossNodeOutage(redis: TestRedis): void {
         const probe = `probe-${Date.now()}`;
         await api(a, 'publish', { namespace: 'tracking', topic: 'OUT-1', data: { phase: probe } });
         await sleep(200);
-        return watcherB.all('tracking.update').some((f) => f.data?.phase === probe);
+        return [watcherA, watcherB].every((c) => c.all('tracking.update').some((f) => f.data?.phase === probe));
       }, 25_000, 0);
     }
     // Resubscribed by the time readiness is 200 (standalone; the cluster: see above): a publish on A reaches B (and A) once; and the other way round.
