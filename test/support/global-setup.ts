@@ -167,8 +167,9 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const dir = mkdtempSync(join(tmpdir(), 'realtime-test-redis-'));
+/** A temporary directory for servers started in it, all killed if the process exits; `stop` stops them and removes it. */
+function privateServers(name: string): { dir: string; started: RedisServer[]; stop: () => Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), `realtime-test-${name}-`));
   const started: RedisServer[] = [];
   const onExit = (): void => killAll(started);
   process.once('exit', onExit);
@@ -177,6 +178,11 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     rmSync(dir, { recursive: true, force: true });
     process.off('exit', onExit);
   };
+  return { dir, started, stop };
+}
+
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  const { dir, started, stop } = privateServers('redis');
   try {
     let server = await startServer(dir, false, started);
     return {
@@ -195,15 +201,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
 }
 
 export async function startPrivateCluster(masters: number, extraArgs: readonly string[] = [], replicasPerMaster = 0): Promise<PrivateCluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'realtime-test-cluster-'));
-  const started: RedisServer[] = [];
-  const onExit = (): void => killAll(started);
-  process.once('exit', onExit);
-  const stop = async (): Promise<void> => {
-    await stopServers(started);
-    rmSync(dir, { recursive: true, force: true });
-    process.off('exit', onExit);
-  };
+  const { dir, started, stop } = privateServers('cluster');
   try {
     const servers = await Promise.all(Array.from({ length: masters * (1 + replicasPerMaster) }, () => startServer(dir, true, started, extraArgs)));
     await createCluster(servers, replicasPerMaster);
