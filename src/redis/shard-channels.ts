@@ -1,3 +1,4 @@
+import { bucketOf } from './redis-keyspace.js';
 import { NAMESPACE_NAMES, NAMESPACES, type NamespaceName } from '../protocol/namespaces.js';
 import type { NamespaceDescriptor } from '../protocol/namespace-descriptor.js';
 
@@ -15,19 +16,11 @@ export type ChannelRole =
   | { readonly kind: 'namespace'; readonly namespace: NamespaceName }
   | { readonly kind: 'control' };
 
-/** FNV-1a (32 bit) over the UTF-16 code units: stable across processes and versions, cheap, well spread. */
-export function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i += 1) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
+export { fnv1a } from './redis-keyspace.js';
 
 /** The shard of a topic within its namespace. */
 export function shardOf(topic: string): number {
-  return fnv1a(topic) % SHARDS_PER_NAMESPACE;
+  return bucketOf(topic, SHARDS_PER_NAMESPACE);
 }
 
 /**
