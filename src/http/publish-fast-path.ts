@@ -43,7 +43,15 @@ export function servePublishFastPath(server: Server, deps: PublishFastPathDeps):
 
   function serve(req: IncomingMessage, res: ServerResponse): void {
     const length = Number(req.headers['content-length']);
-    if (length > MAX_PUBLISH_BODY_BYTES) return answer(res, 413, HTTP_REJECTIONS[413]);
+    if (length > MAX_PUBLISH_BODY_BYTES) {
+      // Read off the body before answering, as Express's body parser does: a server that
+      // answers and closes mid-upload leaves the client with EPIPE instead of the 413.
+      // Memory stays flat (nothing is kept) and the server's request timeout bounds the time.
+      req.resume();
+      req.on('end', () => answer(res, 413, HTTP_REJECTIONS[413]));
+      req.on('error', () => res.destroy());
+      return;
+    }
     const chunks: Buffer[] = [];
     let received = 0;
     req.on('data', (chunk: Buffer) => {
