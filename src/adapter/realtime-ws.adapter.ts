@@ -209,6 +209,7 @@ export class RealtimeWsAdapter extends AbstractWsAdapter {
       return;
     }
     const opened = releaseUnlessOpened(socket, decision.release);
+    lifecycle.holdWrites(socket as Socket);
     server.handleUpgrade(request, socket, head, (ws) => {
       opened();
       const realtimeSocket = ws as RealtimeSocket;

@@ -34,6 +34,8 @@ export interface ConnectionLimits {
   readonly maxBufferedBytes: number;
   readonly maxInvalidFrames: number;
   readonly maxRateLimitStrikes: number;
+  /** The keyed hash of an address (RealtimeLogger.hashIp), computed only when a log or audit line needs it. */
+  readonly hashIp: (ip: string) => string;
 }
 
 /** What a connection's two deadlines run, given the connection back: one function per kind, no closures. */
@@ -46,8 +48,6 @@ export interface ConnectionOptions {
   readonly id: string;
   readonly namespace: NamespaceDefinition;
   readonly ip: string;
-  /** Keyed hash of `ip`: the only form of the address that reaches logs (finding 25). */
-  readonly ipHash: string;
   readonly openedAt: number;
   /** Present when the handshake authenticated the connection. */
   readonly identity?: Identity;
@@ -72,7 +72,6 @@ export class Connection {
   readonly id: string;
   readonly namespace: NamespaceDefinition;
   readonly ip: string;
-  readonly ipHash: string;
   readonly openedAt: number;
   /** Heartbeat: next ping, or the pong deadline while a pong is awaited. */
   readonly heartbeatTask: TimerTask<Connection>;
@@ -85,6 +84,8 @@ export class Connection {
   #state: AuthState;
   #identity: Identity | undefined;
   #leaseId: string | undefined;
+  /** Keyed hash of `ip`, made when first read: most connections never log or audit. */
+  #ipHash: string | undefined;
   #closed = false;
   #closeCode: CloseCode | undefined;
   #awaitingPong = false;
@@ -106,7 +107,6 @@ export class Connection {
     this.id = options.id;
     this.namespace = options.namespace;
     this.ip = options.ip;
-    this.ipHash = options.ipHash;
     this.openedAt = options.openedAt;
     this.#socket = options.socket;
     this.#transport = options.transport;
@@ -117,6 +117,11 @@ export class Connection {
     this.heartbeatTask = new TimerTask<Connection>(options.timers.heartbeat, this);
     this.deadlineTask = new TimerTask<Connection>(options.timers.deadline, this);
     options.socket.attach(this);
+  }
+
+  /** Keyed hash of `ip`: the only form of the address that reaches logs (finding 25). */
+  get ipHash(): string {
+    return (this.#ipHash ??= this.#limits.hashIp(this.ip));
   }
 
   get state(): AuthState {

@@ -96,6 +96,11 @@ export class RealtimeLogger {
     return new RealtimeLogger(this.pino.child(bindings), this.ipKey);
   }
 
+  /** Whether debug lines are written: check it before building fields that cost something. */
+  get debugEnabled(): boolean {
+    return this.pino.isLevelEnabled('debug');
+  }
+
   debug(msg: string, fields?: LogFields): void {
     if (this.pino.isLevelEnabled('debug')) this.pino.debug(fields ?? {}, scrubSecrets(msg));
   }

@@ -2,6 +2,8 @@
  * docs/protocol.md §2: the checks made at the HTTP upgrade, their order, statuses and bodies.
  */
 import { eventually, handshakeStatus, type ServerHandle, startServer, token } from '../support/harness.js';
+import { connect } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { BODY, bearer, ClientPool, rawUpgrade } from '../support/e2e-helpers.js';
 
 const APP_ORIGIN = 'https://app.example.com';
@@ -46,6 +48,32 @@ afterEach(async () => {
 
 afterAll(async () => {
   await Promise.all([main, limited, caps, cookie, query].map((s) => s?.stop()));
+});
+
+describe('the accepted upgrade on the wire', () => {
+  /** The bytes of the first read after sending an upgrade by hand. */
+  const firstRead = (path: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const socket = connect(main.port, '127.0.0.1', () => {
+        const key = randomBytes(16).toString('base64');
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`);
+      });
+      socket.once('data', (chunk: Buffer) => {
+        socket.destroy();
+        resolve(chunk.toString('latin1'));
+      });
+      socket.on('error', reject);
+    });
+
+  test('the 101 response and the connected frame leave in one write (one segment on the wire)', async () => {
+    // Two writes would reach a reader that is already waiting as two reads, almost always;
+    // twenty tries so that a second write cannot slip through.
+    for (let i = 0; i < 20; i += 1) {
+      const read = await firstRead('/ws/main');
+      expect(read.startsWith('HTTP/1.1 101 ')).toBe(true);
+      expect(read).toContain('{"event":"connected"');
+    }
+  });
 });
 
 describe('§2.2 unknown paths', () => {

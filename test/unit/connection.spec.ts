@@ -37,11 +37,10 @@ function open(overrides: Partial<ConnectionOptions> = {}): { connection: Connect
     id: 'c1',
     namespace: NAMESPACES.notifications,
     ip: '127.0.0.1',
-    ipHash: 'h',
     openedAt: 0,
     socket,
     transport: { destroyed: false, writableLength: 0, write: () => true, cork() {}, uncork() {}, writableCorked: 0 } as unknown as Socket,
-    limits: { batcher: new WriteBatcher(), maxBufferedBytes: 1024, maxInvalidFrames: 2, maxRateLimitStrikes: 2 },
+    limits: { batcher: new WriteBatcher(), maxBufferedBytes: 1024, maxInvalidFrames: 2, maxRateLimitStrikes: 2, hashIp: () => 'h' },
     timers: { heartbeat: () => undefined, deadline: () => undefined },
     ...overrides,
   });
@@ -49,6 +48,18 @@ function open(overrides: Partial<ConnectionOptions> = {}): { connection: Connect
 }
 
 describe('Connection: one object owns a connection state, changed only through its methods', () => {
+  it('hashes its address only when a log line first asks for it, and once', () => {
+    const hashed: string[] = [];
+    const hashIp = (ip: string): string => {
+      hashed.push(ip);
+      return `h(${ip})`;
+    };
+    const { connection } = open({ limits: { batcher: new WriteBatcher(), maxBufferedBytes: 1024, maxInvalidFrames: 2, maxRateLimitStrikes: 2, hashIp } });
+    expect(hashed).toEqual([]);
+    expect([connection.ipHash, connection.ipHash]).toEqual(['h(127.0.0.1)', 'h(127.0.0.1)']);
+    expect(hashed).toEqual(['127.0.0.1']);
+  });
+
   it('starts pending on an auth-required namespace, authenticates once, refreshes only for the same user', () => {
     const { connection } = open();
     expect(connection.state).toBe('pending');
@@ -115,7 +126,7 @@ describe('Connection: one object owns a connection state, changed only through i
     const { connection } = open();
     const writable = Object.entries(Object.getOwnPropertyDescriptors(connection)).filter(([, d]) => d.writable || d.set);
     // Only `readonly` constructor facts are own properties (TypeScript readonly is not enforced at run time).
-    expect(writable.map(([key]) => key).sort()).toEqual(['deadlineTask', 'heartbeatTask', 'id', 'ip', 'ipHash', 'namespace', 'openedAt']);
+    expect(writable.map(([key]) => key).sort()).toEqual(['deadlineTask', 'heartbeatTask', 'id', 'ip', 'namespace', 'openedAt']);
     expect(Object.keys(connection)).not.toContain('state');
   });
 });

@@ -63,11 +63,10 @@ function connectionOn(raw: Socket, batcher: WriteBatcher, maxBufferedBytes = 102
     id: 'c1',
     namespace: NAMESPACES.tracking,
     ip: '127.0.0.1',
-    ipHash: 'h',
     openedAt: 0,
     socket: socket as unknown as RealtimeSocket,
     transport: raw,
-    limits: { batcher, maxBufferedBytes, maxInvalidFrames: 2, maxRateLimitStrikes: 2 },
+    limits: { batcher, maxBufferedBytes, maxInvalidFrames: 2, maxRateLimitStrikes: 2, hashIp: () => 'h' },
     timers: { heartbeat: () => undefined, deadline: () => undefined },
   });
   return { connection, socket };
