@@ -48,6 +48,8 @@ export const SERVERS = {
   // Ours with WS_WRITE_DELAY_MS (outbound frames of a socket coalesced for up to that long).
   'ours-wd1': { label: 'ours, write delay 1 ms', script: 'peers/ours.mjs', dialect: 'ours', env: { WS_WRITE_DELAY_MS: '1' } },
   'ours-wd5': { label: 'ours, write delay 5 ms', script: 'peers/ours.mjs', dialect: 'ours', env: { WS_WRITE_DELAY_MS: '5' } },
+  // Ours retaining no recovery history (RECOVERY_HISTORY_SIZE=0): offsets and epochs are still assigned, nothing is kept to recover from.
+  'ours-nohist': { label: 'ours, no recovery history', script: 'peers/ours.mjs', dialect: 'ours', env: { RECOVERY_HISTORY_SIZE: '0' } },
   bare: { label: 'bare ws', script: 'peers/bare-ws.mjs' },
   corked: { label: 'corked ws', script: 'peers/corked-ws.mjs' },
   sio: { label: 'Socket.IO', script: 'peers/socketio.mjs' },
