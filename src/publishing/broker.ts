@@ -16,6 +16,11 @@ export interface TopicMessage {
    * an envelope (the offset is assigned after signing).
    */
   readonly position?: StreamPosition;
+  /**
+   * `data` as JSON text when the publisher already made it (a stream push: the history's
+   * text), so the frame does not serialise it again. Local only: never sent inside an envelope.
+   */
+  readonly dataJson?: string;
 }
 
 /** A push to every connection of a namespace. */
@@ -51,7 +56,7 @@ export type BrokerHandler = (message: BrokerMessage) => void;
  * Appends a stream push to the recovery history and returns its position; `relay` (when the
  * broker passes one) is published by the history in the same atomic step.
  */
-export type StreamAppend = (relay: Relay | undefined) => Promise<StreamPosition>;
+export type StreamAppend = (relay: Relay | undefined) => StreamPosition | Promise<StreamPosition>;
 
 /**
  * Carries published messages to every node (one node in memory; many over Redis).
@@ -85,16 +90,38 @@ export class InMemoryBroker implements Broker {
     for (const handler of this.handlers) handler(message);
   }
 
-  /** One process: offsets are assigned in call order and each push is delivered as soon as it has one. */
-  async publishToStream(message: TopicMessage, append: StreamAppend): Promise<StreamPosition> {
-    const position = await append(undefined);
-    const positioned: TopicMessage = { ...message, position };
-    for (const handler of this.handlers) handler(positioned);
-    return position;
+  /**
+   * One process: offsets are assigned in call order and each push is delivered as soon as it
+   * has one — in the caller's turn when the history answers at once (the in-memory one does).
+   */
+  publishToStream(message: TopicMessage, append: StreamAppend): Promise<StreamPosition> {
+    try {
+      const appended = append(undefined);
+      if (appended instanceof Promise) return appended.then((position) => this.deliverAt(message, position));
+      return Promise.resolve(this.deliverAt(message, appended));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
   subscribe(handler: BrokerHandler): void {
     this.handlers.push(handler);
+  }
+
+  private deliverAt(message: TopicMessage, position: StreamPosition): StreamPosition {
+    // Built field by field rather than spread: a spread of messages of several shapes was 4 %
+    // of the server's CPU on many small topics. A stream push has no `except`.
+    const positioned: TopicMessage = {
+      type: 'topic',
+      namespace: message.namespace,
+      topics: message.topics,
+      event: message.event,
+      data: message.data,
+      dataJson: message.dataJson,
+      position,
+    };
+    for (const handler of this.handlers) handler(positioned);
+    return position;
   }
 
   async whenSubscribed(): Promise<void> {}

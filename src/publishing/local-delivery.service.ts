@@ -70,7 +70,7 @@ export class LocalDeliveryService implements OnModuleInit {
 
   /** A recoverable stream push (one topic): each subscription's gate sends, holds back or drops it. */
   private deliverStreamPush(message: TopicMessage, position: StreamPosition): number {
-    const push = new StreamPushFrame(message.event, message.data, position);
+    const push = new StreamPushFrame(message.event, message.dataJson ?? JSON.stringify(message.data), position);
     let sent = 0;
     for (const topic of message.topics) {
       for (const connection of this.subscriptions.subscribers(message.namespace, topic)) {

@@ -194,7 +194,8 @@ export class RealtimePublisher {
   async toTopics(descriptor: NamespaceDescriptor, topics: readonly string[], push: EventSpec, data: PushData, except?: string): Promise<void> {
     if (descriptor.recoverable && except === undefined) {
       // One stream per topic: each push gets its offset from the history (docs/protocol.md §10).
-      await Promise.all(topics.map((topic) => this.streams.publish(descriptor, topic, push.event, data)));
+      if (topics.length === 1) await this.streams.publish(descriptor, topics[0]!, push.event, data);
+      else await Promise.all(topics.map((topic) => this.streams.publish(descriptor, topic, push.event, data)));
       return;
     }
     await this.broker.publish({ type: 'topic', namespace: brokerName(descriptor), topics, event: push.event, data, ...(except !== undefined ? { except } : {}) });

@@ -24,13 +24,14 @@ export class StreamPushFrame {
 
   constructor(
     private readonly event: string,
-    private readonly data: PushData,
+    /** The push's `data` as JSON text. */
+    private readonly dataJson: string,
     readonly position: StreamPosition,
   ) {}
 
   get frame(): PreparedFrame {
     this.prepared ??= new PreparedFrame(
-      `{"event":${JSON.stringify(this.event)},"data":${JSON.stringify(this.data)},"offset":${this.position.offset},"epoch":${JSON.stringify(this.position.epoch)}}`,
+      `{"event":${JSON.stringify(this.event)},"data":${this.dataJson},"offset":${this.position.offset},"epoch":${JSON.stringify(this.position.epoch)}}`,
     );
     return this.prepared;
   }
@@ -50,6 +51,8 @@ interface PendingPushes {
  * subscribe is in flight.
  */
 class StreamGate {
+  constructor(readonly topic: string) {}
+
   epoch: string | undefined;
   offset = 0;
   pending: PendingPushes | undefined;
@@ -82,7 +85,8 @@ const SWEEP_INTERVAL_MS = 60_000;
  */
 @Injectable()
 export class RecoverableStreams implements OnModuleInit, OnModuleDestroy {
-  private readonly gates = new Map<Connection, Map<string, StreamGate>>();
+  /** A connection's gates: the gate itself while it has one (most connections), a map from two on. */
+  private readonly gates = new Map<Connection, StreamGate | Map<string, StreamGate>>();
   private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -116,7 +120,7 @@ export class RecoverableStreams implements OnModuleInit, OnModuleDestroy {
   publish(descriptor: NamespaceDescriptor, topic: string, event: string, data: PushData): Promise<StreamPosition> {
     const dataJson = JSON.stringify(data);
     const stream = recoveryStream(descriptor.name, topic);
-    const message = { type: 'topic', namespace: descriptor.name as NamespaceName, topics: [topic], event, data } as const;
+    const message = { type: 'topic', namespace: descriptor.name as NamespaceName, topics: [topic], event, data, dataJson } as const;
     return this.broker.publishToStream(message, (relay) => this.history.append(stream, dataJson, relay));
   }
 
@@ -142,7 +146,7 @@ export class RecoverableStreams implements OnModuleInit, OnModuleDestroy {
    * or dropped (the connection was already given this position). True when sent.
    */
   offer(connection: Connection, topic: string, push: StreamPushFrame): boolean {
-    const gate = this.gates.get(connection)?.get(topic);
+    const gate = this.gateIfAny(connection, topic);
     if (!gate) return connection.sendPrepared(push.frame);
     if (gate.pending) {
       hold(gate.pending, push);
@@ -154,7 +158,7 @@ export class RecoverableStreams implements OnModuleInit, OnModuleDestroy {
   /** Subscriptions tracked (tests: nothing is left behind). */
   size(): number {
     let count = 0;
-    for (const perConnection of this.gates.values()) count += perConnection.size;
+    for (const entry of this.gates.values()) count += entry instanceof StreamGate ? 1 : entry.size;
     return count;
   }
 
@@ -199,27 +203,36 @@ export class RecoverableStreams implements OnModuleInit, OnModuleDestroy {
     return connection.sendPrepared(push.frame);
   }
 
+  private gateIfAny(connection: Connection, topic: string): StreamGate | undefined {
+    const entry = this.gates.get(connection);
+    if (entry instanceof StreamGate) return entry.topic === topic ? entry : undefined;
+    return entry?.get(topic);
+  }
+
   private gateOf(connection: Connection, topic: string): StreamGate {
-    let perConnection = this.gates.get(connection);
-    if (!perConnection) {
-      perConnection = new Map();
-      this.gates.set(connection, perConnection);
+    const entry = this.gates.get(connection);
+    if (entry instanceof StreamGate && entry.topic === topic) return entry;
+    if (entry instanceof Map) {
+      let gate = entry.get(topic);
+      if (!gate) entry.set(topic, (gate = new StreamGate(topic)));
+      return gate;
     }
-    let gate = perConnection.get(topic);
-    if (!gate) {
-      gate = new StreamGate();
-      perConnection.set(topic, gate);
-    }
+    const gate = new StreamGate(topic);
+    this.gates.set(connection, entry ? new Map([[entry.topic, entry], [topic, gate]]) : gate);
     return gate;
   }
 
   private forget(connection: Connection, topic: string): void {
-    const perConnection = this.gates.get(connection);
-    const gate = perConnection?.get(topic);
+    const entry = this.gates.get(connection);
+    const gate = this.gateIfAny(connection, topic);
     // A subscribe in flight keeps its gate; it removes it itself if it ends unsubscribed.
-    if (!perConnection || !gate || gate.inFlight) return;
-    perConnection.delete(topic);
-    if (perConnection.size === 0) this.gates.delete(connection);
+    if (!entry || !gate || gate.inFlight) return;
+    if (entry instanceof StreamGate) {
+      this.gates.delete(connection);
+      return;
+    }
+    entry.delete(topic);
+    if (entry.size === 1) this.gates.set(connection, entry.values().next().value!);
   }
 }
 

@@ -44,8 +44,12 @@ export interface Relay {
 }
 
 export interface RecoveryHistory {
-  /** Assigns the stream's next offset (exactly one per publish) and retains `data`. */
-  append(stream: string, data: string, relay?: Relay): Promise<StreamPosition>;
+  /**
+   * Assigns the stream's next offset (exactly one per publish) and retains `data`. A store that
+   * decides in the caller's turn (the in-memory one) returns the position itself, so a push on
+   * one node is delivered without a round through the microtask queue.
+   */
+  append(stream: string, data: string, relay?: Relay): StreamPosition | Promise<StreamPosition>;
   /** The current position; a stream without history gets its epoch here (offset 0), kept for later pushes. */
   position(stream: string): Promise<StreamPosition>;
   /** The pushes after `since`, or `recovered: false` for every case of docs/protocol.md §10. */
@@ -150,7 +154,7 @@ export class InMemoryRecoveryHistory implements RecoveryHistory {
     this.empty = new LruMap(bounds.maxStreams);
   }
 
-  async append(stream: string, data: string): Promise<StreamPosition> {
+  append(stream: string, data: string): StreamPosition {
     assertStreamName(stream);
     const now = this.now();
     let history = this.live(stream, now);

@@ -137,7 +137,9 @@ export class RedisBroker implements Broker {
   async publishToStream(message: TopicMessage, append: StreamAppend): Promise<StreamPosition> {
     const channel = this.channels.forTopic(message.namespace, message.topics[0] ?? '');
     if (message.topics.length !== 1 || channel === undefined) throw new RangeError('a stream push names one topic of a namespace with topics');
-    const wire = this.options.signer.sign(this.options.nodeId, channel, message);
+    // The local JSON text of `data` stays local: the envelope carries `data` once.
+    const { dataJson: _local, ...carried } = message;
+    const wire = this.options.signer.sign(this.options.nodeId, channel, carried);
     try {
       const position = await append({ channel, message: wire });
       this.counters.published += 1;

@@ -190,6 +190,8 @@ describe('stream pushes of recoverable namespaces travel as relays of the histor
       await connA.command.publish(channel, honest.sign('node-x', channel, push));
       await publishTrackingPush(a, recoveryHistoryOn(connA), 'S2', 1);
       await eventually(() => expect(captured).toHaveLength(2));
+      // The publisher's local JSON text of `data` is not carried: the envelope holds `data` once.
+      expect(captured[1]).not.toContain('dataJson');
       await eventually(() => expect(gotB).toHaveLength(1));
       await connA.command.publish(channel, captured[1]!);
       await barrier();

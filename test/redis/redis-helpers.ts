@@ -101,8 +101,9 @@ export function recoveryHistoryOn(connection: RedisConnection): RedisRecoveryHis
 /** A stream push of `tracking:<topic>` through `broker`, appended to `history` (what RecoverableStreams.publish does). */
 export function publishTrackingPush(broker: Broker, history: RecoveryHistory, topic: string, n: number): Promise<StreamPosition> {
   const data = { n, trackingId: topic };
-  const message = { type: 'topic', namespace: 'tracking', topics: [topic], event: 'tracking.update', data } as const;
-  return broker.publishToStream(message, (relay) => history.append(recoveryStream('tracking', topic), JSON.stringify(data), relay));
+  const dataJson = JSON.stringify(data);
+  const message = { type: 'topic', namespace: 'tracking', topics: [topic], event: 'tracking.update', data, dataJson } as const;
+  return broker.publishToStream(message, (relay) => history.append(recoveryStream('tracking', topic), dataJson, relay));
 }
 
 /** Two "nodes" on one Redis (or the cluster): a broker on each, recording what it delivers into `got`. */
