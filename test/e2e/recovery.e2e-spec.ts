@@ -72,6 +72,40 @@ test('100 clients resubscribing with since while a tight publish loop runs: no g
   await eventually(async () => (await server.stats()).streamSubscriptions === opened.length, 5000);
 });
 
+test('one connection on three streams: each push once with its own offsets; unsubscribing one by one frees each gate and keeps the others live', async () => {
+  const topics = ['rec-multi-a', 'rec-multi-b', 'rec-multi-c'];
+  const client = await open(server, topics[0]!);
+  const gates = async (): Promise<number> => (await server.stats()).streamSubscriptions;
+  const before = await gates();
+  for (const topic of topics) await subscribeStream(client, TRACKING_KIND, topic);
+  expect(await gates()).toBe(before + 3);
+  const pushOnEach = async (round: number, live: string[]): Promise<void> => {
+    for (const topic of live) await publishTo(server, TRACKING_KIND, topic, { round });
+    for (const topic of live) {
+      expect(await client.next('tracking.update')).toMatchObject({ data: { round, trackingId: topic }, offset: round });
+    }
+  };
+  await pushOnEach(1, topics);
+  const left = [...topics];
+  for (const [i, topic] of [topics[1]!, topics[0]!, topics[2]!].entries()) {
+    await client.call('tracking.unsubscribe', { trackingId: topic });
+    left.splice(left.indexOf(topic), 1);
+    expect(await gates()).toBe(before + 2 - i);
+    await publishTo(server, TRACKING_KIND, topic, { round: 99 });
+    // The remaining streams are still delivered exactly once (their offsets continue).
+    if (left.length > 0) {
+      for (const t of left) await publishTo(server, TRACKING_KIND, t, { round: i + 2 });
+      for (const t of left) expect(await client.next('tracking.update')).toMatchObject({ data: { round: i + 2, trackingId: t }, offset: i + 2 });
+    }
+  }
+  await expectNoMore(client);
+});
+
+async function expectNoMore(client: Client): Promise<void> {
+  await client.call('ping', {});
+  expect(client.all('tracking.update').filter((frame) => (frame.data as { round?: number }).round === 99)).toEqual([]);
+}
+
 describe('recovered: false', () => {
   test('more than 100 missed pushes (even when retained), since ahead of the stream, another epoch', async () => {
     const topic = 'rec-many';
