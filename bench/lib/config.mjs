@@ -45,6 +45,8 @@ export const SERVERS = {
   // Another build of ours (BENCH_BASELINE=<checkout with dist/>), measured side by side for before/after figures.
   // `batch: false`: the baseline of issue 16 predates batch publish (set BENCH_BASELINE_BATCH=1 for a later one).
   base: { label: 'ours (baseline)', script: 'peers/ours.mjs', dialect: 'ours', batch: process.env.BENCH_BASELINE_BATCH === '1' },
+  // A second build (BENCH_BASELINE_2=<checkout with dist/>), e.g. one before a feature while `base` is one before the round.
+  base2: { label: 'ours (baseline 2)', script: 'peers/ours.mjs', dialect: 'ours' },
   // Ours with WS_WRITE_DELAY_MS (outbound frames of a socket coalesced for up to that long).
   'ours-wd1': { label: 'ours, write delay 1 ms', script: 'peers/ours.mjs', dialect: 'ours', env: { WS_WRITE_DELAY_MS: '1' } },
   'ours-wd5': { label: 'ours, write delay 5 ms', script: 'peers/ours.mjs', dialect: 'ours', env: { WS_WRITE_DELAY_MS: '5' } },
@@ -108,9 +110,10 @@ export function serverEnv(kind) {
     ALERT_MAX_CONNECTIONS: '1000000',
   };
   Object.assign(env, SERVERS[kind].env);
-  if (kind === 'base') {
-    const baseline = option('baseline', '');
-    if (!baseline) throw new Error('server "base" needs BENCH_BASELINE=<checkout whose dist/ is built>');
+  if (kind === 'base' || kind === 'base2') {
+    const variable = kind === 'base' ? 'baseline' : 'baseline_2';
+    const baseline = option(variable, '');
+    if (!baseline) throw new Error(`server "${kind}" needs BENCH_${variable.toUpperCase()}=<checkout whose dist/ is built>`);
     env.BENCH_OURS_DIST = new URL(`file://${resolve(baseline)}/dist/`).href;
   }
   delete env.REDIS_URL; // single node, everything in memory
