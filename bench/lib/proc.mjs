@@ -65,7 +65,8 @@ async function stopChild(child, graceMs = 3000) {
  * `profileFile`: CPU-profile the measurement window (start → end checkpoints) into that file.
  */
 export async function startServer(kind, { profileFile } = {}) {
-  const execArgv = ['--expose-gc'];
+  // BENCH_SERVER_NODE_ARGS: extra node flags for the servers under test (e.g. --trace-gc with BENCH_VERBOSE=1).
+  const execArgv = ['--expose-gc', ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const output = [];
   const child = fork(`${BENCH_DIR}${SERVERS[kind].script}`, [], {
     env: serverEnv(kind),
