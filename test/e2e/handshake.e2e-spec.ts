@@ -52,9 +52,9 @@ afterAll(async () => {
 
 describe('the accepted upgrade on the wire', () => {
   /** The bytes of the first read after sending an upgrade by hand. */
-  const firstRead = (path: string): Promise<string> =>
+  const firstRead = (path: string, port = main.port): Promise<string> =>
     new Promise((resolve, reject) => {
-      const socket = connect(main.port, '127.0.0.1', () => {
+      const socket = connect(port, '127.0.0.1', () => {
         const key = randomBytes(16).toString('base64');
         socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`);
       });
@@ -73,6 +73,34 @@ describe('the accepted upgrade on the wire', () => {
       expect(read.startsWith('HTTP/1.1 101 ')).toBe(true);
       expect(read).toContain('{"event":"connected"');
     }
+  });
+
+  describe('with WS_WRITE_DELAY_MS', () => {
+    const DELAY_MS = 40;
+    let delayed: ServerHandle;
+    // Not in `pools`: the file's afterEach drains those before this server exists.
+    const onDelayed = new ClientPool(() => delayed);
+
+    beforeAll(async () => {
+      delayed = await startServer({ options: { writeDelayMs: DELAY_MS } });
+    });
+
+    afterAll(async () => {
+      await onDelayed.drain();
+      await delayed?.stop();
+    });
+
+    test('the 101 and the connected frame are held together for the delay, then leave in one write; the connection works', async () => {
+      const started = Date.now();
+      const read = await firstRead('/ws/main', delayed.port);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(DELAY_MS - 15);
+      expect(read.startsWith('HTTP/1.1 101 ')).toBe(true);
+      expect(read).toContain('{"event":"connected"');
+      const client = await onDelayed.open('/ws/tracking', bearer(tok({ sub: 'delayed-user' })));
+      await client.call('tracking.subscribe', { trackingId: 'DELAYED-1' });
+      await delayed.request({ cmd: 'trackingUpdate', trackingId: 'DELAYED-1', data: { status: 'held' } });
+      expect(await client.next('tracking.update')).toMatchObject({ data: { status: 'held', trackingId: 'DELAYED-1' } });
+    });
   });
 });
 
