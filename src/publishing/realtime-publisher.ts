@@ -106,12 +106,17 @@ export class RealtimePublisher {
 
   /**
    * Publishes to `namespace` by its publish rule; PublishRejected when the request does not fit
-   * it. The one per-item publish: a batch calls it once per item, in array order (validation is
-   * synchronous and nothing is awaited before a stream push takes its offset, so items get
-   * their offsets in call order even when the batch does not await each call).
+   * it: `check`, then `deliver`, the one per-item delivery a batch also goes through in array
+   * order (validation is synchronous and nothing is awaited before a stream push takes its
+   * offset, so items get their offsets in call order even when the batch does not await each).
    */
   async publish(namespace: string, request: PublishRequest): Promise<void> {
     const { descriptor, rule } = this.check(namespace, request);
+    await this.deliver(descriptor, rule, request);
+  }
+
+  /** A checked request to its namespace's targets. Nothing is awaited before the first broker or stream call. */
+  private async deliver(descriptor: NamespaceDescriptor, rule: PublishRule, request: PublishRequest): Promise<void> {
     const data = request.data ?? {};
     switch (rule.to) {
       case 'topic': {
@@ -135,24 +140,25 @@ export class RealtimePublisher {
   /**
    * Several publishes (docs/protocol.md §8 batch): every item is checked against its
    * namespace's rule before any is delivered (BatchRejected names each bad item's index),
-   * then each goes through `publish` in array order. No await between them: local delivery
+   * then each is delivered in array order, checked once. No await between them: local delivery
    * happens in order within this turn, and the broker's Redis commands are all written
    * before the first reply is read (one pipelined round trip per batch).
    */
   async publishBatch(items: readonly BatchItem[]): Promise<void> {
     const details: IndexedDetail[] = [];
     let firstMessage = '';
-    items.forEach((item, index) => {
+    const checked = items.map((item, index) => {
       try {
-        this.check(item.namespace, item);
+        return this.check(item.namespace, item);
       } catch (error) {
         if (!(error instanceof PublishRejected)) throw error;
         if (details.length === 0) firstMessage = error.message;
         details.push({ index, field: error.field, constraints: [error.constraint] });
+        return undefined;
       }
     });
     if (details.length > 0) throw new BatchRejected(details, `item ${details[0]!.index}: ${firstMessage}`);
-    await Promise.all(items.map((item) => this.publish(item.namespace, item)));
+    await Promise.all(items.map((item, index) => this.deliver(checked[index]!.descriptor, checked[index]!.rule, item)));
   }
 
   /** The namespace's descriptor and publish rule when `request` fits it; PublishRejected otherwise. Sends nothing. */

@@ -225,6 +225,7 @@ export async function probeProtocol(): Promise<ProtocolTables> {
     mololink: [{ userIds: ['u-1'] }, 'mololink.probe', {}], targeted: [MOLOLINK, MOLOLINK_EVENT_PATTERN, { userIds: ['u-1'] }, 'mololink.probe', {}],
     announce: [{}], disconnectUser: ['u-1'], revoke: [{ userId: 'u-1' }],
     publishBatch: [[{ namespace: 'tracking', topic: 'T-1', data: {} }, { namespace: 'main', data: {} }]], check: ['tracking', { topic: 'T-1' }],
+    deliver: [TRACKING, TRACKING.publish, { topic: 'T-1', data: {} }],
   };
   const namespaceBound = new Set<string>();
   for (const method of Object.getOwnPropertyNames(RealtimePublisher.prototype).filter((m) => m !== 'constructor')) {
