@@ -28,11 +28,6 @@ export type Recovery =
   | { readonly recovered: false; readonly position: StreamPosition; readonly publications: readonly [] };
 
 /**
- * Replace it through `RECOVERY_HISTORY` (the Redis version shares offsets and history between
- * nodes). `data` is the push's `data` serialised once as JSON: the same text goes into the
- * frame, the history and the recovery answer, and the 512 KiB bound counts its UTF-8 bytes.
- */
-/**
  * A message the store publishes to a channel right after assigning the offset, as
  * `<offset>:<epoch>:<message>`, in the same atomic step (Redis: the inter-node envelope
  * of the push, so every node gets it in offset order). The in-memory store has no other
@@ -43,6 +38,11 @@ export interface Relay {
   readonly message: string;
 }
 
+/**
+ * Replace it through `RECOVERY_HISTORY` (the Redis version shares offsets and history between
+ * nodes). `data` is the push's `data` serialised once as JSON: the same text goes into the
+ * frame, the history and the recovery answer, and the 512 KiB bound counts its UTF-8 bytes.
+ */
 export interface RecoveryHistory {
   /**
    * Assigns the stream's next offset (exactly one per publish) and retains `data`. A store that
@@ -79,6 +79,12 @@ export interface RecoveryBounds {
 /** The stream of one topic of a recoverable namespace. */
 export function recoveryStream(namespace: string, topic: string): string {
   return `${namespace}:${topic}`;
+}
+
+/** `recoveryStream` read back: `tracking:SHP-1` → ['tracking', 'SHP-1'] (namespace names have no colon; topics may). */
+export function streamParts(stream: string): [namespace: string, topic: string] {
+  const colon = stream.indexOf(':');
+  return [stream.slice(0, colon), stream.slice(colon + 1)];
 }
 
 /** Checks a stream name (throws RangeError); shared by both stores so they refuse the same names. */

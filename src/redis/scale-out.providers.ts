@@ -11,7 +11,7 @@ import { BROKER, type Broker, InMemoryBroker } from '../publishing/broker.js';
 import { COMMODITY_MEMBER_STORE, InMemoryRoomPresenceStore, ROOM_PRESENCE_STORE, type RoomPresenceStore } from '../subscriptions/room-presence.store.js';
 import { CHAT_RATE_LIMITER, type ChatRateLimiter, InMemoryChatRateLimiter } from '../chat/chat-rate-limiter.js';
 import type { NamespaceName } from '../protocol/namespaces.js';
-import { InMemoryRecoveryHistory, RECOVERY_HISTORY, type RecoveryBounds, type RecoveryHistory } from '../recovery/recovery-history.js';
+import { InMemoryRecoveryHistory, RECOVERY_HISTORY, type RecoveryBounds, type RecoveryHistory, streamParts } from '../recovery/recovery-history.js';
 import { RedisBroker } from './redis-broker.js';
 import { RedisRecoveryHistory } from './redis-recovery-history.js';
 import { ShardChannels } from './shard-channels.js';
@@ -124,7 +124,10 @@ export const SCALE_OUT_PROVIDERS: Provider[] = [
         keyPrefix: connection.prefix,
         bounds: recoveryBounds(config),
         // A stream's keys share the slot of its shard channel, which the append script publishes to.
-        slotTag: (stream) => shards.slotTagOf(...splitStream(stream)),
+        slotTag: (stream) => {
+          const [namespace, topic] = streamParts(stream);
+          return shards.slotTagOf(namespace as NamespaceName, topic);
+        },
         publishCommand: connection.publishCommand,
         signingKey: config.redis!.signingKey,
       });
@@ -151,12 +154,6 @@ export const SCALE_OUT_PROVIDERS: Provider[] = [
 
 function recoveryBounds(config: RealtimeConfig): RecoveryBounds {
   return { size: config.recoveryHistorySize, ttlMs: config.recoveryHistoryTtlMs, maxStreams: config.recoveryMaxStreams, maxBytes: config.recoveryHistoryMaxBytes };
-}
-
-/** `tracking:SHP-1` → ['tracking', 'SHP-1'] (namespace names have no colon; topics may). */
-function splitStream(stream: string): [NamespaceName, string] {
-  const colon = stream.indexOf(':');
-  return [stream.slice(0, colon) as NamespaceName, stream.slice(colon + 1)];
 }
 
 function chatBounds(config: RealtimeConfig): ChatHistoryBounds {

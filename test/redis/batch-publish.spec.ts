@@ -13,10 +13,8 @@ import { BrokerUnavailableError, type BrokerMessage } from '../../src/publishing
 import { type BatchItem, RealtimePublisher } from '../../src/publishing/realtime-publisher.js';
 import { RecoverableStreams } from '../../src/recovery/recoverable-streams.service.js';
 import { RedisBroker } from '../../src/redis/redis-broker.js';
-import { RedisRecoveryHistory } from '../../src/redis/redis-recovery-history.js';
-import { ShardChannels } from '../../src/redis/shard-channels.js';
 import { EnvelopeSigner } from '../../src/redis/signed-envelope.js';
-import { connect, eventually, REDIS_URL, SIGNING_KEY, sleep, type TestConnection, uniquePrefix } from './redis-helpers.js';
+import { connect, eventually, recoveryHistoryOn, REDIS_URL, SIGNING_KEY, sleep, type TestConnection, uniquePrefix } from './redis-helpers.js';
 
 /** Relays one client to Redis; counts PUBLISH and EVALSHA commands sent (a command's name opens a RESP array), and holds replies while `held`. */
 class HoldingRelay {
@@ -83,13 +81,7 @@ beforeAll(async () => {
   remote = new RedisBroker({ connection: direct, signer, nodeId: 'remote' });
   remote.subscribe((m) => received.push(m));
   await Promise.all([local.whenSubscribed(), remote.whenSubscribed()]);
-  const shards = new ShardChannels(viaRelay.prefix);
-  const history = new RedisRecoveryHistory({
-    client: viaRelay.command,
-    keyPrefix: viaRelay.prefix,
-    bounds: { size: 100, ttlMs: 60_000 },
-    slotTag: (stream) => shards.slotTagOf('tracking', stream.slice('tracking:'.length)),
-  });
+  const history = recoveryHistoryOn(viaRelay);
   // Publishing reads neither the topics nor the registry: only subscribing does.
   const streams = new RecoverableStreams(history, local, {} as never, {} as never);
   publisher = new RealtimePublisher(local, new InMemoryRevocationStore(), { revocationTtlMs: 60_000 } as RealtimeConfig, streams);

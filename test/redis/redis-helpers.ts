@@ -7,7 +7,7 @@ import type { Broker, BrokerMessage } from '../../src/publishing/broker.js';
 import { RedisBroker } from '../../src/redis/redis-broker.js';
 import { EnvelopeSigner } from '../../src/redis/signed-envelope.js';
 import type { NamespaceName } from '../../src/protocol/namespaces.js';
-import { type RecoveryHistory, recoveryStream, type StreamPosition } from '../../src/recovery/recovery-history.js';
+import { type RecoveryHistory, recoveryStream, type StreamPosition, streamParts } from '../../src/recovery/recovery-history.js';
 import { RedisConnection } from '../../src/redis/redis-connection.js';
 import { RedisRecoveryHistory } from '../../src/redis/redis-recovery-history.js';
 import { ShardChannels } from '../../src/redis/shard-channels.js';
@@ -92,7 +92,10 @@ export function recoveryHistoryOn(connection: RedisConnection): RedisRecoveryHis
     client: connection.command,
     keyPrefix: connection.prefix,
     bounds: { size: 100, ttlMs: 60_000 },
-    slotTag: (stream) => shards.slotTagOf(stream.slice(0, stream.indexOf(':')) as NamespaceName, stream.slice(stream.indexOf(':') + 1)),
+    slotTag: (stream) => {
+      const [namespace, topic] = streamParts(stream);
+      return shards.slotTagOf(namespace as NamespaceName, topic);
+    },
     publishCommand: connection.publishCommand,
     signingKey: SIGNING_KEY,
   });
