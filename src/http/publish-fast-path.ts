@@ -42,6 +42,7 @@ export function servePublishFastPath(server: Server, deps: PublishFastPathDeps):
   });
 
   function serve(req: IncomingMessage, res: ServerResponse): void {
+    req.on('error', () => res.destroy());
     const length = Number(req.headers['content-length']);
     if (length > MAX_PUBLISH_BODY_BYTES) {
       // Read off the body before answering, as Express's body parser does: a server that
@@ -49,7 +50,6 @@ export function servePublishFastPath(server: Server, deps: PublishFastPathDeps):
       // Memory stays flat (nothing is kept) and the server's request timeout bounds the time.
       req.resume();
       req.on('end', () => answer(res, 413, HTTP_REJECTIONS[413]));
-      req.on('error', () => res.destroy());
       return;
     }
     const chunks: Buffer[] = [];
@@ -72,7 +72,6 @@ export function servePublishFastPath(server: Server, deps: PublishFastPathDeps):
         },
       );
     });
-    req.on('error', () => res.destroy());
   }
 
   /** The controller's work: one publish, or a batch (its size answered). */

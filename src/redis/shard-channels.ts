@@ -16,8 +16,6 @@ export type ChannelRole =
   | { readonly kind: 'namespace'; readonly namespace: NamespaceName }
   | { readonly kind: 'control' };
 
-export { fnv1a } from './redis-keyspace.js';
-
 /** The shard of a topic within its namespace. */
 export function shardOf(topic: string): number {
   return bucketOf(topic, SHARDS_PER_NAMESPACE);

@@ -1,4 +1,5 @@
-import { fnv1a, SHARDS_PER_NAMESPACE, ShardChannels, shardOf } from '../../src/redis/shard-channels.js';
+import { fnv1a } from '../../src/redis/redis-keyspace.js';
+import { SHARDS_PER_NAMESPACE, ShardChannels, shardOf } from '../../src/redis/shard-channels.js';
 
 describe('ShardChannels', () => {
   const channels = new ShardChannels('rt:');
