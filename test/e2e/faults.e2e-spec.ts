@@ -299,7 +299,11 @@ describe('R9: a presence-store failure during room.join (injected: the store rec
       const joined = await bob.call('room.join', { roomId: 'r9' });
       return JSON.stringify(joined.data?.members) === JSON.stringify([{ userId: 'alice', username: 'alice' }, { userId: 'bob', username: 'bob' }]);
     });
-    expect(alice.all('room.presence').map((f) => (f.data?.user as { userId: string }).userId)).toEqual(['bob']);
+    // Bob's answer and alice's presence push travel on two sockets: wait for alice's, then
+    // require it to be the only presence she ever got.
+    const presenceOf = (f: Frame): string => (f.data?.user as { userId: string }).userId;
+    await alice.next((f) => f.event === 'room.presence' && presenceOf(f) === 'bob');
+    expect(alice.all('room.presence').map(presenceOf)).toEqual(['bob']);
     // Not counted: the store holds alice and bob only, and local subscriptions are theirs.
     const stats = await server.stats();
     expect(stats.subscriptions).toMatchObject({ topics: 1, subscriptions: 2 });
